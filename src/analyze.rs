@@ -1,0 +1,102 @@
+//! One capture, start to finish: read → decode → flow → diagnose → report.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::Path;
+
+use crate::capture::{CaptureError, CaptureInfo, CaptureReader, LinkType, Limits};
+use crate::decode::{duplicate::DuplicateFilter, Decoder, LinkSkip, Skip, Transport};
+use crate::diagnose;
+use crate::endpoints::Table;
+use crate::flow::{ConnectionTable, FlowLimits, FrameRef};
+use crate::report::model::CaptureReport;
+
+/// What the user asked for that changes the analysis.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Analyse only connections opened by this host.
+    pub host: Option<IpAddr>,
+    pub table: Table,
+    pub limits: Limits,
+    pub flow_limits: FlowLimits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            host: None,
+            table: Table::public(),
+            limits: Limits::default(),
+            flow_limits: FlowLimits::default(),
+        }
+    }
+}
+
+/// Everything the packet pass produced, before diagnosis.
+pub struct PacketPass {
+    pub info: CaptureInfo,
+    pub connections: ConnectionTable,
+    pub duplicates_folded: u64,
+    /// Frames on link types capdoc cannot decode, per link type.
+    pub unsupported_links: BTreeMap<LinkType, u64>,
+}
+
+/// Reads every frame once and rebuilds the connections.
+pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
+    let mut decoder = Decoder::default();
+    let mut duplicates = DuplicateFilter::default();
+    let mut connections = ConnectionTable::new(opts.flow_limits);
+    let mut unsupported_links = BTreeMap::new();
+    while let Some(frame) = reader.next_frame() {
+        let at = FrameRef { number: frame.number, ts: frame.ts_nanos };
+        let packet = match decoder.decode(frame.link_type, frame.data, frame.ts_nanos) {
+            Ok(p) => p,
+            Err(Skip::Link(LinkSkip::UnsupportedLink)) => {
+                *unsupported_links.entry(frame.link_type).or_insert(0u64) += 1;
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if duplicates.check(packet.ip, frame.ts_nanos, frame.number).is_some() {
+            continue;
+        }
+        match packet.transport {
+            Transport::Tcp(segment) => connections.on_segment(at, packet.src, packet.dst, &segment),
+            Transport::Unreachable(message) => connections.on_unreachable(at, packet.src, message),
+            Transport::Udp(_) | Transport::Other(_) => {}
+        }
+    }
+    PacketPass {
+        info: reader.info,
+        connections,
+        duplicates_folded: duplicates.folded,
+        unsupported_links,
+    }
+}
+
+/// Analyses a file (`-` is stdin). Never fails: a file that cannot be read
+/// gives a report with `error` set.
+pub fn analyze_path(path: &Path, display_name: &str, opts: &Options) -> CaptureReport {
+    match CaptureReader::open(path, opts.limits) {
+        Ok(reader) => diagnose::report(display_name, packet_pass(reader, opts), opts),
+        Err(e) => diagnose::error_report(display_name, &e, opts),
+    }
+}
+
+/// Analyses bytes from any reader.
+pub fn analyze_reader(reader: Box<dyn Read + Send>, display_name: &str, opts: &Options) -> CaptureReport {
+    match CaptureReader::from_reader(reader, opts.limits) {
+        Ok(reader) => diagnose::report(display_name, packet_pass(reader, opts), opts),
+        Err(e) => diagnose::error_report(display_name, &e, opts),
+    }
+}
+
+/// Whether a file starts like something capdoc reads (for walking folders).
+pub fn looks_like_capture(path: &Path) -> bool {
+    match CaptureReader::open(path, Limits::default()) {
+        // A capture magic with a broken header is still a capture: analysing it reports why.
+        Ok(_) | Err(CaptureError::BadHeader { .. }) => true,
+        Err(CaptureError::NotACapture { .. } | CaptureError::Empty | CaptureError::Io(_)) => false,
+    }
+}

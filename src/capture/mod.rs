@@ -1,0 +1,517 @@
+//! Capture files -> frames.
+//!
+//! [`CaptureReader`] reads classic pcap and pcapng (optionally gzip/zstd
+//! compressed) as a stream through one reusable buffer that grows only when a
+//! record is larger than it. It hands out [`Frame`]s that borrow from that
+//! buffer, numbered as Wireshark numbers them, and collects [`CaptureInfo`]
+//! (interfaces, section header strings, warnings) on the way.
+//!
+//! Framing (record and block lengths) is checked here, against [`Limits`],
+//! before any byte is given to pcap-parser, so that a crafted length can
+//! neither exhaust memory nor make the parser ask for more than is there.
+
+mod linktype;
+mod pcap;
+mod pcapng;
+pub mod source;
+
+pub use linktype::LinkType;
+pub use source::Compression;
+
+use std::io::{self, Read};
+use std::net::IpAddr;
+use std::path::Path;
+
+/// File format of a capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Pcap,
+    PcapNg,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Pcap => "pcap",
+            Format::PcapNg => "pcapng",
+        }
+    }
+}
+
+/// Direction of a packet as recorded by the capturing host (pcapng `epb_flags`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// Per-packet metadata from pcapng Enhanced Packet Block options
+/// (pcapng draft, section 4.3.1). All absent in classic pcap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketMeta {
+    pub direction: Option<Direction>,
+    /// `epb_packetid`: the same value on every copy of one packet.
+    pub packet_id: Option<u64>,
+    /// `epb_verdict` said the packet was dropped by the capturing host.
+    pub dropped: bool,
+    /// `epb_processid_threadid` (Windows captures).
+    pub process_id: Option<u32>,
+}
+
+/// One record that Wireshark lists as a frame.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    /// 1-based, over every record Wireshark counts as a frame.
+    pub number: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub ts_nanos: i64,
+    /// Index into [`CaptureInfo::interfaces`].
+    pub interface: usize,
+    pub link_type: LinkType,
+    /// Length of the packet on the wire; `data.len()` is what was captured.
+    pub orig_len: u32,
+    pub data: &'a [u8],
+    pub meta: PacketMeta,
+    /// `opt_comment` of the record, raw.
+    pub comment: Option<&'a [u8]>,
+}
+
+impl Frame<'_> {
+    pub fn is_truncated(&self) -> bool {
+        (self.data.len() as u64) < u64::from(self.orig_len)
+    }
+}
+
+/// An interface (pcapng IDB, or the single implicit one of a pcap file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub link_type: LinkType,
+    pub snaplen: u32,
+    /// 0-based section the interface belongs to.
+    pub section: usize,
+}
+
+/// Strings from a pcapng Section Header Block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Section {
+    pub application: Option<String>,
+    pub os: Option<String>,
+    pub hardware: Option<String>,
+    pub comments: Vec<String>,
+}
+
+/// What the reader learned about the file besides its frames.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureInfo {
+    pub format: Option<Format>,
+    pub compression: Option<Compression>,
+    pub interfaces: Vec<Interface>,
+    pub sections: Vec<Section>,
+    /// Address-to-name records from pcapng Name Resolution Blocks.
+    pub name_records: Vec<(IpAddr, String)>,
+    /// Records Wireshark lists as frames, including ones without a packet.
+    pub frames: u64,
+    /// Captured bytes of all packet records.
+    pub bytes: u64,
+    /// Records whose captured length is below the original length.
+    pub truncated_packets: u64,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+    /// Set when the file ends in the middle of a record: the offset of that record.
+    pub cut_at: Option<u64>,
+    pub warnings: Vec<String>,
+    suppressed_warnings: u64,
+}
+
+/// At most this many distinct warnings are kept; the rest are counted.
+const MAX_WARNINGS: usize = 32;
+
+impl CaptureInfo {
+    pub(crate) fn warn(&mut self, text: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(text);
+        } else {
+            self.suppressed_warnings += 1;
+        }
+    }
+
+    /// Warnings, with a last line counting those left out.
+    pub fn all_warnings(&self) -> Vec<String> {
+        let mut all = self.warnings.clone();
+        if self.suppressed_warnings > 0 {
+            all.push(format!("{} more warnings not shown", self.suppressed_warnings));
+        }
+        all
+    }
+
+    pub fn application(&self) -> Option<&str> {
+        self.sections.iter().find_map(|s| s.application.as_deref())
+    }
+
+    pub fn os(&self) -> Option<&str> {
+        self.sections.iter().find_map(|s| s.os.as_deref())
+    }
+}
+
+/// Bounds that hold whatever a (possibly crafted) file claims.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest pcap record or pcapng block accepted, in bytes. Wireshark's own
+    /// ceiling for a packet is 256 KiB; blocks may legitimately be larger
+    /// (journal exports, big comments), so the default is generous.
+    pub max_record: usize,
+    /// Name Resolution Block entries kept.
+    pub max_name_records: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_record: 16 * 1024 * 1024,
+            max_name_records: 65_536,
+        }
+    }
+}
+
+/// Why a file could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot read: {0}")]
+    Io(#[from] io::Error),
+    #[error("empty file")]
+    Empty,
+    #[error("not a capture file (starts with {head}){hint}")]
+    NotACapture { head: String, hint: String },
+    #[error("{format} header at offset 0: {reason}")]
+    BadHeader { format: &'static str, reason: String },
+}
+
+/// The read side of one capture file.
+pub struct CaptureReader {
+    stream: ByteStream,
+    kind: Kind,
+    pub info: CaptureInfo,
+    limits: Limits,
+    next_frame: u64,
+    finished: bool,
+}
+
+enum Kind {
+    Pcap(pcap::State),
+    PcapNg(pcapng::State),
+}
+
+/// Classic pcap magics, as the first four bytes read in file order
+/// (tcpdump.org "pcap" file format, section 4).
+const PCAP_MAGICS: [[u8; 4]; 6] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    // Alexey Kuznetzov's "modified" pcap.
+    [0x34, 0xcd, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xcd, 0x34],
+];
+/// pcapng Section Header Block type, palindromic so it reads the same in both orders.
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+impl CaptureReader {
+    /// Opens a file (`-` for stdin) and reads its header.
+    pub fn open(path: &Path, limits: Limits) -> Result<Self, CaptureError> {
+        let source = source::open(path)?;
+        Self::new(source, limits)
+    }
+
+    /// Reads a capture from any byte source.
+    pub fn from_reader(reader: Box<dyn Read + Send>, limits: Limits) -> Result<Self, CaptureError> {
+        Self::new(source::from_reader(reader)?, limits)
+    }
+
+    fn new(source: source::Source, limits: Limits) -> Result<Self, CaptureError> {
+        let mut stream = ByteStream::new(source.reader);
+        let info = CaptureInfo {
+            compression: source.compression,
+            ..CaptureInfo::default()
+        };
+        let head = stream.fill(4)?;
+        if head.is_empty() {
+            return Err(CaptureError::Empty);
+        }
+        let magic: [u8; 4] = match head.get(..4) {
+            Some(m) => [m[0], m[1], m[2], m[3]],
+            None => return Err(not_a_capture(head)),
+        };
+        let mut reader = CaptureReader {
+            stream,
+            kind: Kind::Pcap(pcap::State::default()),
+            info,
+            limits,
+            next_frame: 1,
+            finished: false,
+        };
+        if PCAP_MAGICS.contains(&magic) {
+            reader.kind = Kind::Pcap(pcap::read_header(&mut reader.stream, &mut reader.info)?);
+            reader.info.format = Some(Format::Pcap);
+        } else if magic == PCAPNG_MAGIC {
+            reader.kind = Kind::PcapNg(pcapng::State::default());
+            reader.info.format = Some(Format::PcapNg);
+        } else {
+            let head = reader.stream.fill(16)?.to_vec();
+            return Err(not_a_capture(&head));
+        }
+        Ok(reader)
+    }
+
+    /// The next frame, or `None` at the end of the capture. Damage after the
+    /// header ends the capture early with a warning in [`CaptureInfo`], never
+    /// with an error: everything before it stays usable.
+    pub fn next_frame(&mut self) -> Option<Frame<'_>> {
+        let record = loop {
+            if self.finished {
+                return None;
+            }
+            let step = match &mut self.kind {
+                Kind::Pcap(state) => {
+                    pcap::next_record(state, &mut self.stream, &mut self.info, &self.limits)
+                }
+                Kind::PcapNg(state) => {
+                    pcapng::next_block(state, &mut self.stream, &mut self.info, &self.limits)
+                }
+            };
+            match step {
+                Step::Frame(record) => {
+                    self.next_frame += 1;
+                    self.info.frames += 1;
+                    // A frame without a packet (systemd journal export) is only counted.
+                    if let Some(record) = record {
+                        break record;
+                    }
+                }
+                Step::Skip => {}
+                Step::End => self.finished = true,
+            }
+        };
+        self.info.bytes += record.data.len as u64;
+        if record.data.len < record.orig_len as usize {
+            self.info.truncated_packets += 1;
+        }
+        self.info.first_ts.get_or_insert(record.ts_nanos);
+        self.info.last_ts = Some(record.ts_nanos);
+        Some(Frame {
+            number: self.next_frame - 1,
+            ts_nanos: record.ts_nanos,
+            interface: record.interface,
+            link_type: record.link_type,
+            orig_len: record.orig_len,
+            data: self.stream.slice(record.data),
+            meta: record.meta,
+            comment: record.comment.map(|r| self.stream.slice(r)),
+        })
+    }
+}
+
+fn not_a_capture(head: &[u8]) -> CaptureError {
+    let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let hint = if head.len() >= 2 && head[..2] == [0x4d, 0x5a] {
+        "; this looks like a Windows program, not a capture".to_string()
+    } else if head.starts_with(b"GMBU") {
+        "; this is a Network Monitor 2.x .cap file, which capdoc does not read yet: \
+         open it in Wireshark and save it as pcapng"
+            .to_string()
+    } else {
+        String::new()
+    };
+    CaptureError::NotACapture {
+        head: if shown.is_empty() {
+            "nothing".into()
+        } else {
+            shown.join(" ")
+        },
+        hint,
+    }
+}
+
+/// The result of one framing step.
+pub(crate) enum Step {
+    /// A record Wireshark counts as a frame; `None` when it carries no packet.
+    Frame(Option<Record>),
+    /// A block that is not a frame (interface description, statistics, ...).
+    Skip,
+    End,
+}
+
+/// A packet record located in the stream buffer.
+pub(crate) struct Record {
+    pub ts_nanos: i64,
+    pub interface: usize,
+    pub link_type: LinkType,
+    pub orig_len: u32,
+    pub data: Span,
+    pub comment: Option<Span>,
+    pub meta: PacketMeta,
+}
+
+/// A byte range inside the stream's current buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Span {
+    pub start: usize,
+    pub len: usize,
+}
+
+impl Span {
+    /// The span of `inner`, a subslice of `outer`, with `outer` at buffer position `base`.
+    pub fn within(base: usize, outer: &[u8], inner: &[u8]) -> Span {
+        let offset = (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize);
+        Span {
+            start: base + offset.min(outer.len()),
+            len: inner.len().min(outer.len().saturating_sub(offset)),
+        }
+    }
+}
+
+/// A forward-only byte stream with one reusable buffer.
+///
+/// `fill(n)` makes the next `n` bytes contiguous (growing the buffer only if
+/// `n` exceeds it); `consume(n)` moves past them. `offset()` is the position in
+/// the decompressed stream, for error messages.
+pub(crate) struct ByteStream {
+    src: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    consumed: u64,
+    eof: bool,
+    /// Start of the last record handed out, which must stay in place until the next call.
+    pub(crate) read_error: Option<io::Error>,
+}
+
+const INITIAL_BUFFER: usize = 1 << 20;
+
+impl ByteStream {
+    fn new(src: Box<dyn Read + Send>) -> Self {
+        ByteStream {
+            src,
+            buf: vec![0; INITIAL_BUFFER],
+            pos: 0,
+            end: 0,
+            consumed: 0,
+            eof: false,
+            read_error: None,
+        }
+    }
+
+    /// Offset in the stream of the next unconsumed byte.
+    pub fn offset(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Returns at least `n` unconsumed bytes, or fewer only at the end of input
+    /// (or after a read error, kept in `read_error`).
+    pub fn fill(&mut self, n: usize) -> io::Result<&[u8]> {
+        if self.end - self.pos < n && !self.eof {
+            if self.buf.len() - self.pos < n {
+                // Move the unconsumed tail to the front; grow only if still too small.
+                self.buf.copy_within(self.pos..self.end, 0);
+                self.end -= self.pos;
+                self.pos = 0;
+                if self.buf.len() < n {
+                    self.buf.resize(n.next_power_of_two(), 0);
+                }
+            }
+            while self.end - self.pos < n {
+                match self.src.read(&mut self.buf[self.end..]) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(k) => self.end += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.eof = true;
+                        if self.pos == self.end && self.consumed == 0 {
+                            return Err(e);
+                        }
+                        self.read_error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(&self.buf[self.pos..self.end])
+    }
+
+    /// Buffer position of the next unconsumed byte (for [`Span`]s).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.end - self.pos);
+        self.pos += n;
+        self.consumed += n as u64;
+    }
+
+    pub fn slice(&self, span: Span) -> &[u8] {
+        self.buf
+            .get(span.start..span.start + span.len)
+            .unwrap_or_default()
+    }
+
+    /// Converts a failed or short `fill` into the warning the report shows.
+    pub fn end_warning(&mut self, needed: usize, available: usize, what: &str) -> String {
+        match self.read_error.take() {
+            Some(e) => format!(
+                "read error at offset {} inside a {what}: {e}; results are up to that point",
+                self.consumed
+            ),
+            None => format!(
+                "file ends mid-record at offset {}: the {what} needs {needed} bytes, {available} are present",
+                self.consumed
+            ),
+        }
+    }
+}
+
+/// Converts a timestamp in `units_per_sec` ticks plus an offset in seconds to
+/// Unix nanoseconds, saturating instead of overflowing.
+pub(crate) fn ticks_to_nanos(ticks: u64, units_per_sec: u64, offset_secs: i64) -> i64 {
+    let units = u128::from(units_per_sec.max(1));
+    let nanos = u128::from(ticks) * 1_000_000_000 / units;
+    let nanos = i128::try_from(nanos).unwrap_or(i128::MAX) + i128::from(offset_secs) * 1_000_000_000;
+    nanos.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// Reads a whole capture and returns its info; for tests and tools that only count.
+pub fn read_all(path: &Path) -> Result<CaptureInfo, CaptureError> {
+    let mut reader = CaptureReader::open(path, Limits::default())?;
+    while reader.next_frame().is_some() {}
+    Ok(reader.info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_convert_at_any_resolution() {
+        assert_eq!(ticks_to_nanos(1_500_000, 1_000_000, 0), 1_500_000_000);
+        assert_eq!(ticks_to_nanos(3, 1, 10), 13_000_000_000);
+        // 2^-10 s resolution
+        assert_eq!(ticks_to_nanos(1024, 1024, 0), 1_000_000_000);
+        assert_eq!(ticks_to_nanos(u64::MAX, 1, 0), i64::MAX);
+    }
+
+    #[test]
+    fn rejects_text_and_empty_input() {
+        let err = CaptureReader::from_reader(Box::new(&b"hello world, not a capture"[..]), Limits::default())
+            .err()
+            .expect("text is not a capture");
+        assert!(err.to_string().contains("68 65 6c 6c"), "{err}");
+        let err = CaptureReader::from_reader(Box::new(&b""[..]), Limits::default())
+            .err()
+            .expect("empty");
+        assert!(matches!(err, CaptureError::Empty));
+    }
+}

@@ -1,0 +1,126 @@
+//! Classic libpcap files (tcpdump.org, "PCAP Capture File Format",
+//! draft-ietf-opsawg-pcap): a 24-byte file header, then records of a 16-byte
+//! header and the captured bytes. The magic gives byte order and whether the
+//! sub-second field counts microseconds or nanoseconds.
+
+use super::{ticks_to_nanos, ByteStream, CaptureError, CaptureInfo, Interface, LinkType, Limits, Record, Span, Step};
+use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header};
+
+const FILE_HEADER_LEN: usize = 24;
+const RECORD_HEADER_LEN: usize = 16;
+/// The "modified" format (magic 0xa1b2cd34) adds ifindex, protocol, pkt_type and padding.
+const MODIFIED_RECORD_HEADER_LEN: usize = 24;
+
+#[derive(Default)]
+pub(crate) struct State {
+    big_endian: bool,
+    nanosecond: bool,
+    modified: bool,
+    link_type: LinkType,
+}
+
+pub(crate) fn read_header(stream: &mut ByteStream, info: &mut CaptureInfo) -> Result<State, CaptureError> {
+    let head = stream.fill(FILE_HEADER_LEN)?;
+    let bad = |reason: String| CaptureError::BadHeader { format: "pcap", reason };
+    if head.len() < FILE_HEADER_LEN {
+        return Err(bad(format!("the file header needs 24 bytes, the file has {}", head.len())));
+    }
+    let (_, header) = parse_pcap_header(head).map_err(|e| bad(format!("{e:?}")))?;
+    // The upper bits of the field carry FCS information (draft-ietf-opsawg-pcap section 4).
+    let link_type = LinkType(header.network.0 as u32 & 0xFFFF);
+    let state = State {
+        big_endian: header.is_bigendian(),
+        nanosecond: header.is_nanosecond_precision(),
+        modified: header.is_modified_format(),
+        link_type,
+    };
+    info.interfaces.push(Interface {
+        name: None,
+        description: None,
+        link_type,
+        snaplen: header.snaplen,
+        section: 0,
+    });
+    stream.consume(FILE_HEADER_LEN);
+    Ok(state)
+}
+
+pub(crate) fn next_record(
+    state: &mut State,
+    stream: &mut ByteStream,
+    info: &mut CaptureInfo,
+    limits: &Limits,
+) -> Step {
+    let header_len = if state.modified { MODIFIED_RECORD_HEADER_LEN } else { RECORD_HEADER_LEN };
+    let record_offset = stream.offset();
+    let have = match stream.fill(header_len) {
+        Ok(bytes) => bytes.len(),
+        Err(e) => {
+            info.warn(format!("read error at offset {record_offset}: {e}"));
+            return Step::End;
+        }
+    };
+    if have == 0 {
+        if let Some(e) = stream.read_error.take() {
+            info.warn(format!("read error at offset {record_offset}: {e}; results are up to that point"));
+        }
+        return Step::End;
+    }
+    if have < header_len {
+        let warning = stream.end_warning(header_len, have, "record header");
+        info.cut_at = Some(record_offset);
+        info.warn(warning);
+        return Step::End;
+    }
+    let head = &stream.fill(header_len).unwrap_or_default()[..header_len];
+    let caplen_bytes = [head[8], head[9], head[10], head[11]];
+    let caplen = if state.big_endian { u32::from_be_bytes(caplen_bytes) } else { u32::from_le_bytes(caplen_bytes) } as usize;
+    if caplen > limits.max_record {
+        info.warn(format!(
+            "record at offset {record_offset} claims {caplen} captured bytes, over the limit of {}; the rest of the file is not read",
+            limits.max_record
+        ));
+        info.cut_at = Some(record_offset);
+        return Step::End;
+    }
+    let total = header_len + caplen;
+    let available = stream.fill(total).map(|b| b.len()).unwrap_or(0);
+    if available < total {
+        let warning = stream.end_warning(total, available, "packet record");
+        info.cut_at = Some(record_offset);
+        info.warn(warning);
+        return Step::End;
+    }
+    let base = stream.position();
+    let bytes = &stream.fill(total).unwrap_or_default()[..total];
+    let parsed = if state.modified {
+        parse_pcap_frame_modified(bytes)
+    } else if state.big_endian {
+        parse_pcap_frame_be(bytes)
+    } else {
+        parse_pcap_frame(bytes)
+    };
+    let record = match parsed {
+        Ok((_, frame)) => {
+            let sub = if state.nanosecond { 1_000_000_000u64 } else { 1_000_000 };
+            // Seconds and sub-seconds as two fields: add, do not trust sub < 1 s.
+            let ticks = u64::from(frame.ts_sec) * sub + u64::from(frame.ts_usec);
+            Record {
+                ts_nanos: ticks_to_nanos(ticks, sub, 0),
+                interface: 0,
+                link_type: state.link_type,
+                orig_len: frame.origlen,
+                data: Span::within(base, bytes, frame.data),
+                comment: None,
+                meta: Default::default(),
+            }
+        }
+        Err(e) => {
+            info.warn(format!("record at offset {record_offset} cannot be parsed ({e:?}); the rest of the file is not read"));
+            info.cut_at = Some(record_offset);
+            return Step::End;
+        }
+    };
+    stream.consume(total);
+    Step::Frame(Some(record))
+}

@@ -1,0 +1,368 @@
+//! pcapng (draft-ietf-opsawg-pcapng): a sequence of sections, each a Section
+//! Header Block followed by Interface Description Blocks and packet blocks.
+//! Every block starts with type and total length and ends with the length
+//! again; the section header's byte-order magic sets the order of the rest.
+
+use super::{
+    ticks_to_nanos, ByteStream, CaptureInfo, Direction, Interface, Limits, LinkType, PacketMeta,
+    Record, Section, Span, Step,
+};
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block, PcapNGOption};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+const SHB_TYPE: u32 = 0x0A0D_0D0A;
+const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
+/// The obsolete Packet Block (pcapng draft appendix), still written by old tools.
+const LEGACY_PACKET_BLOCK: u32 = 0x0000_0002;
+const BLOCK_HEADER_LEN: usize = 8;
+const MIN_BLOCK_LEN: usize = 12;
+
+/// Option codes (pcapng draft sections 3.5, 4.1, 4.2, 4.3).
+const OPT_COMMENT: u16 = 1;
+const SHB_HARDWARE: u16 = 2;
+const SHB_OS: u16 = 3;
+const SHB_USERAPPL: u16 = 4;
+const IF_NAME: u16 = 2;
+const IF_DESCRIPTION: u16 = 3;
+const EPB_FLAGS: u16 = 2;
+const EPB_PACKETID: u16 = 5;
+const EPB_VERDICT: u16 = 7;
+const EPB_PROCESSID_THREADID: u16 = 8;
+
+/// Per-interface timing, kept beside the public [`Interface`].
+#[derive(Clone, Copy)]
+struct Clock {
+    units_per_sec: u64,
+    offset_secs: i64,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    big_endian: bool,
+    in_section: bool,
+    /// Index in `CaptureInfo::interfaces` of this section's interface 0.
+    section_base: usize,
+    clocks: Vec<Clock>,
+    /// Timestamp of the previous packet, for Simple Packet Blocks, which carry none.
+    last_ts: i64,
+}
+
+pub(crate) fn next_block(
+    state: &mut State,
+    stream: &mut ByteStream,
+    info: &mut CaptureInfo,
+    limits: &Limits,
+) -> Step {
+    let offset = stream.offset();
+    let head = match stream.fill(BLOCK_HEADER_LEN + 4) {
+        Ok(h) => h,
+        Err(e) => {
+            info.warn(format!("read error at offset {offset}: {e}"));
+            return Step::End;
+        }
+    };
+    if head.is_empty() {
+        if let Some(e) = stream.read_error.take() {
+            info.warn(format!("read error at offset {offset}: {e}; results are up to that point"));
+        }
+        return Step::End;
+    }
+    if head.len() < MIN_BLOCK_LEN {
+        let have = head.len();
+        let warning = stream.end_warning(MIN_BLOCK_LEN, have, "block header");
+        info.cut_at = Some(offset);
+        info.warn(warning);
+        return Step::End;
+    }
+    let raw_type = [head[0], head[1], head[2], head[3]];
+    let is_shb = u32::from_le_bytes(raw_type) == SHB_TYPE;
+    if is_shb {
+        let bom = [head[8], head[9], head[10], head[11]];
+        if u32::from_le_bytes(bom) == BYTE_ORDER_MAGIC {
+            state.big_endian = false;
+        } else if u32::from_be_bytes(bom) == BYTE_ORDER_MAGIC {
+            state.big_endian = true;
+        } else {
+            info.warn(format!("section header at offset {offset} has no valid byte-order magic; the rest of the file is not read"));
+            return Step::End;
+        }
+    } else if !state.in_section {
+        info.warn(format!("block at offset {offset} comes before any section header; the rest of the file is not read"));
+        return Step::End;
+    }
+    let u32_at = |b: &[u8], at: usize| {
+        let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        if state.big_endian { u32::from_be_bytes(v) } else { u32::from_le_bytes(v) }
+    };
+    let block_type = u32_at(head, 0);
+    let block_len = u32_at(head, 4) as usize;
+    if block_len < MIN_BLOCK_LEN || block_len % 4 != 0 {
+        info.warn(format!(
+            "block at offset {offset} has an impossible length {block_len} (must be a multiple of 4, at least 12); the rest of the file is not read"
+        ));
+        info.cut_at = Some(offset);
+        return Step::End;
+    }
+    if block_len > limits.max_record {
+        info.warn(format!(
+            "block at offset {offset} claims {block_len} bytes, over the limit of {} bytes; the rest of the file is not read",
+            limits.max_record
+        ));
+        info.cut_at = Some(offset);
+        return Step::End;
+    }
+    let available = stream.fill(block_len).map(|b| b.len()).unwrap_or(0);
+    if available < block_len {
+        let warning = stream.end_warning(block_len, available, "block");
+        info.cut_at = Some(offset);
+        info.warn(warning);
+        return Step::End;
+    }
+    let base = stream.position();
+    let bytes = &stream.fill(block_len).unwrap_or_default()[..block_len];
+    let step = if block_type == LEGACY_PACKET_BLOCK {
+        legacy_packet(state, bytes, base, info)
+    } else {
+        let parsed = if state.big_endian { parse_block_be(bytes) } else { parse_block_le(bytes) };
+        match parsed {
+            Ok((_, block)) => interpret(state, block, bytes, base, info, limits),
+            Err(e) => {
+                info.warn(format!("block of type {block_type:#x} at offset {offset} is malformed ({e:?}); skipped"));
+                if is_packet_block(block_type) {
+                    // Wireshark still numbers it, so the frame numbers after it stay aligned.
+                    Step::Frame(None)
+                } else {
+                    Step::Skip
+                }
+            }
+        }
+    };
+    stream.consume(block_len);
+    step
+}
+
+fn is_packet_block(block_type: u32) -> bool {
+    matches!(block_type, 3 | 6 | 9 | LEGACY_PACKET_BLOCK)
+}
+
+fn interpret(
+    state: &mut State,
+    block: Block<'_>,
+    bytes: &[u8],
+    base: usize,
+    info: &mut CaptureInfo,
+    limits: &Limits,
+) -> Step {
+    match block {
+        Block::SectionHeader(shb) => {
+            state.in_section = true;
+            state.section_base = info.interfaces.len();
+            state.clocks.clear();
+            let mut section = Section::default();
+            for opt in &shb.options {
+                match opt.code.0 {
+                    SHB_HARDWARE => section.hardware = text(opt),
+                    SHB_OS => section.os = text(opt),
+                    SHB_USERAPPL => section.application = text(opt),
+                    OPT_COMMENT => section.comments.extend(text(opt)),
+                    _ => {}
+                }
+            }
+            info.sections.push(section);
+            Step::Skip
+        }
+        Block::InterfaceDescription(idb) => {
+            let mut name = None;
+            let mut description = None;
+            for opt in &idb.options {
+                match opt.code.0 {
+                    IF_NAME => name = text(opt),
+                    IF_DESCRIPTION => description = text(opt),
+                    _ => {}
+                }
+            }
+            let units_per_sec = idb.ts_resolution().unwrap_or_else(|| {
+                info.warn(format!(
+                    "interface {} has an invalid time resolution {:#x}; microseconds assumed",
+                    state.clocks.len(),
+                    idb.if_tsresol
+                ));
+                1_000_000
+            });
+            state.clocks.push(Clock {
+                units_per_sec,
+                offset_secs: idb.if_tsoffset,
+            });
+            info.interfaces.push(Interface {
+                name,
+                description,
+                link_type: LinkType(idb.linktype.0 as u32),
+                snaplen: idb.snaplen,
+                section: info.sections.len().saturating_sub(1),
+            });
+            Step::Skip
+        }
+        Block::EnhancedPacket(epb) => {
+            let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+            let Some((interface, link_type, clock)) = interface(state, info, epb.if_id) else {
+                return Step::Frame(None);
+            };
+            let ts_nanos = ticks_to_nanos(ticks, clock.units_per_sec, clock.offset_secs);
+            state.last_ts = ts_nanos;
+            let (meta, comment) = packet_meta(&epb.options, state.big_endian);
+            Step::Frame(Some(Record {
+                ts_nanos,
+                interface,
+                link_type,
+                orig_len: epb.origlen,
+                data: Span::within(base, bytes, epb.data),
+                comment: comment.map(|c| Span::within(base, bytes, c)),
+                meta,
+            }))
+        }
+        Block::SimplePacket(spb) => {
+            // An SPB belongs to interface 0 and holds min(original length, snaplen) bytes.
+            let Some((interface, link_type, _)) = interface(state, info, 0) else {
+                return Step::Frame(None);
+            };
+            let snaplen = info.interfaces[interface].snaplen;
+            let mut len = spb.data.len().min(spb.origlen as usize);
+            if snaplen > 0 {
+                len = len.min(snaplen as usize);
+            }
+            Step::Frame(Some(Record {
+                ts_nanos: state.last_ts,
+                interface,
+                link_type,
+                orig_len: spb.origlen,
+                data: Span::within(base, bytes, &spb.data[..len]),
+                comment: None,
+                meta: PacketMeta::default(),
+            }))
+        }
+        Block::NameResolution(nrb) => {
+            for record in &nrb.nr {
+                if info.name_records.len() >= limits.max_name_records {
+                    break;
+                }
+                let value = record.record_value;
+                let (addr, names): (IpAddr, &[u8]) = match record.record_type.0 {
+                    1 if value.len() >= 4 => {
+                        (Ipv4Addr::new(value[0], value[1], value[2], value[3]).into(), &value[4..])
+                    }
+                    2 if value.len() >= 16 => {
+                        let mut octets = [0u8; 16];
+                        octets.copy_from_slice(&value[..16]);
+                        (Ipv6Addr::from(octets).into(), &value[16..])
+                    }
+                    _ => continue,
+                };
+                for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+                    info.name_records.push((addr, String::from_utf8_lossy(name).into_owned()));
+                }
+            }
+            Step::Skip
+        }
+        // Systemd journal export blocks are frames in Wireshark's numbering, without a packet.
+        Block::SystemdJournalExport(_) => Step::Frame(None),
+        _ => Step::Skip,
+    }
+}
+
+/// The obsolete Packet Block: interface id (u16), drops count (u16), timestamp
+/// high/low, captured length, original length, data, options.
+fn legacy_packet(state: &mut State, bytes: &[u8], base: usize, info: &mut CaptureInfo) -> Step {
+    const HEADER: usize = 28;
+    let u32_at = |at: usize| {
+        let v = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
+        if state.big_endian { u32::from_be_bytes(v) } else { u32::from_le_bytes(v) }
+    };
+    if bytes.len() < HEADER + 4 {
+        return Step::Frame(None);
+    }
+    let if_id = if state.big_endian {
+        u16::from_be_bytes([bytes[8], bytes[9]])
+    } else {
+        u16::from_le_bytes([bytes[8], bytes[9]])
+    };
+    let ticks = (u64::from(u32_at(12)) << 32) | u64::from(u32_at(16));
+    let caplen = u32_at(20) as usize;
+    let orig_len = u32_at(24);
+    let end = (HEADER + caplen).min(bytes.len() - 4);
+    let Some((interface, link_type, clock)) = interface(state, info, u32::from(if_id)) else {
+        return Step::Frame(None);
+    };
+    let ts_nanos = ticks_to_nanos(ticks, clock.units_per_sec, clock.offset_secs);
+    state.last_ts = ts_nanos;
+    Step::Frame(Some(Record {
+        ts_nanos,
+        interface,
+        link_type,
+        orig_len,
+        data: Span::within(base, bytes, &bytes[HEADER..end]),
+        comment: None,
+        meta: PacketMeta::default(),
+    }))
+}
+
+fn interface(state: &State, info: &mut CaptureInfo, if_id: u32) -> Option<(usize, LinkType, Clock)> {
+    let Some(clock) = state.clocks.get(if_id as usize).copied() else {
+        info.warn(format!("a packet names interface {if_id}, which its section does not describe; packet skipped"));
+        return None;
+    };
+    let index = state.section_base + if_id as usize;
+    Some((index, info.interfaces[index].link_type, clock))
+}
+
+fn packet_meta<'a>(options: &'a [PcapNGOption<'a>], big_endian: bool) -> (PacketMeta, Option<&'a [u8]>) {
+    let mut meta = PacketMeta::default();
+    let mut comment = None;
+    let u32_of = |v: &[u8]| -> Option<u32> {
+        let b: [u8; 4] = v.get(..4)?.try_into().ok()?;
+        Some(if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+    };
+    for opt in options {
+        let value = opt.value();
+        match opt.code.0 {
+            OPT_COMMENT => {
+                if let std::borrow::Cow::Borrowed(v) = &opt.value {
+                    comment = Some(*v);
+                }
+            }
+            EPB_FLAGS => {
+                // Bits 0-1: 01 inbound, 10 outbound (pcapng section 4.3.1).
+                meta.direction = match u32_of(value).map(|f| f & 0b11) {
+                    Some(1) => Some(Direction::Inbound),
+                    Some(2) => Some(Direction::Outbound),
+                    _ => None,
+                };
+            }
+            EPB_PACKETID => {
+                if let Some(b) = value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                    meta.packet_id = Some(if big_endian { u64::from_be_bytes(b) } else { u64::from_le_bytes(b) });
+                }
+            }
+            EPB_VERDICT => {
+                // Type octet, then the verdict. etl2pcapng writes a Windows drop as
+                // type 2 with value 1 (see FACTS.md); type 0/1/2 non-zero values
+                // are drop-class verdicts in their own domains too.
+                if let Some((&kind, rest)) = value.split_first() {
+                    meta.dropped = match kind {
+                        2 => rest.first().is_some_and(|&v| v == 1),
+                        _ => false,
+                    };
+                }
+            }
+            EPB_PROCESSID_THREADID => meta.process_id = u32_of(value),
+            _ => {}
+        }
+    }
+    (meta, comment)
+}
+
+fn text(opt: &PcapNGOption<'_>) -> Option<String> {
+    let raw = opt.value();
+    // Writers sometimes include the terminating NUL in the option length.
+    let raw = raw.split(|&b| b == 0).next().unwrap_or_default();
+    (!raw.is_empty()).then(|| String::from_utf8_lossy(raw).into_owned())
+}

@@ -1,0 +1,328 @@
+//! Findings: what went wrong, per destination, with the evidence and a fix an
+//! administrator can apply. Remediation texts are capdoc's own words, built on
+//! the facts of Microsoft's connector documentation.
+
+use std::collections::BTreeMap;
+
+use super::{syn_filter, time};
+use crate::analyze::PacketPass;
+use crate::report::model::*;
+
+/// Service Bus relay and AMQP ports: tried directly first, with HTTPS on 443
+/// as the documented fallback.
+const SERVICEBUS_DIRECT_PORTS: [u16; 7] = [9350, 9351, 9352, 9353, 9354, 5671, 5672];
+
+/// At most this many frame numbers are listed per finding.
+const MAX_FRAMES: usize = 50;
+
+pub(super) fn findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attempt]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let any_443_ok = attempts.iter().any(|a| a.destination.port == Some(443) && a.outcome == Outcome::Ok);
+    for group in by_destination(attempts).values() {
+        out.extend(destination_findings(group, any_443_ok));
+    }
+    out.extend(capture_findings(capture, pass, attempts));
+    // Most severe first, then by the time of the first evidence.
+    out.sort_by_key(|f| (f.severity, f.frames.first().copied().unwrap_or(u64::MAX)));
+    out
+}
+
+/// Attempts grouped by destination `ip:port`, in order of first attempt.
+fn by_destination(attempts: &[Attempt]) -> BTreeMap<(u32, String), Vec<&Attempt>> {
+    let mut order: BTreeMap<String, u32> = BTreeMap::new();
+    let mut groups: BTreeMap<(u32, String), Vec<&Attempt>> = BTreeMap::new();
+    for a in attempts {
+        let key = destination_key(a);
+        let rank = *order.entry(key.clone()).or_insert(a.id);
+        groups.entry((rank, key)).or_default().push(a);
+    }
+    groups
+}
+
+fn destination_key(a: &Attempt) -> String {
+    format!("{}:{}", a.destination.ip.as_deref().unwrap_or("?"), a.destination.port.unwrap_or(0))
+}
+
+/// `name (ip):port`, or `ip:port` when no name is known.
+fn label(a: &Attempt) -> String {
+    let ip = a.destination.ip.as_deref().unwrap_or("?");
+    let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+    let port = a.destination.port.unwrap_or(0);
+    match &a.destination.name {
+        Some(name) => format!("{name} ({ip}):{port}"),
+        None => format!("{ip}:{port}"),
+    }
+}
+
+fn frames_of(attempts: &[&Attempt]) -> Vec<u64> {
+    let mut frames: Vec<u64> = attempts.iter().flat_map(|a| a.frames.iter().copied()).collect();
+    frames.sort_unstable();
+    frames.dedup();
+    frames.truncate(MAX_FRAMES);
+    frames
+}
+
+fn ids(attempts: &[&Attempt]) -> Vec<u32> {
+    attempts.iter().map(|a| a.id).collect()
+}
+
+/// "3 attempts over 7.1 s" or "1 attempt".
+fn attempts_phrase(group: &[&Attempt]) -> String {
+    let n = group.len();
+    let (first, last) = match (group.first(), group.last()) {
+        (Some(f), Some(l)) => (f.start_nanos, l.start_nanos),
+        _ => return "no attempts".into(),
+    };
+    match n {
+        1 => "1 attempt".into(),
+        _ if last > first => format!("{n} attempts over {}", time::span(last - first)),
+        _ => format!("{n} attempts"),
+    }
+}
+
+fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(first) = group.first() else { return out };
+    let dest = label(first);
+    let ip: Option<std::net::IpAddr> = first.destination.ip.as_deref().and_then(|s| s.parse().ok());
+    let port = first.destination.port.unwrap_or(0);
+    let reached = group.iter().any(|a| a.outcome.reached());
+    let servicebus_direct = SERVICEBUS_DIRECT_PORTS.contains(&port)
+        && first.destination.name.as_deref().is_none_or(|n| n.to_ascii_lowercase().contains("servicebus"));
+    let not_required = first.destination.name.is_some() && first.required.is_none();
+    let failed: Vec<&Attempt> =
+        group.iter().copied().filter(|a| !a.outcome.reached() && a.outcome != Outcome::Incomplete).collect();
+    if !failed.is_empty() && servicebus_direct && any_443_ok {
+        out.push(Finding {
+            severity: Severity::Info,
+            code: "servicebus-direct-fallback",
+            title: format!("Direct Service Bus port {port} to {dest} is blocked; HTTPS on 443 works"),
+            detail: format!(
+                "{} to {dest} failed while connections on port 443 succeeded. The connector tries the Service Bus \
+                 ports directly first and then falls back to HTTPS on 443, so this is not the cause of a failure.",
+                attempts_phrase(&failed)
+            ),
+            remediation: "Nothing to fix. Opening the port only saves the fallback delay.".into(),
+            attempts: ids(&failed),
+            frames: frames_of(&failed),
+            wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
+        });
+        return out;
+    }
+    // A destination that answered some attempts and failed others is a warning, not a block.
+    let severity = if reached || not_required { Severity::Warning } else { Severity::Error };
+    let of = |outcome: Outcome| -> Vec<&Attempt> { failed.iter().copied().filter(|a| a.outcome == outcome).collect() };
+    let not_required_note = if not_required {
+        " This destination is not in the connector's required-URL table, so it may be unrelated traffic."
+    } else {
+        ""
+    };
+    let partial_note = if reached { " Other attempts to the same destination were answered." } else { "" };
+
+    let unanswered = of(Outcome::SynUnanswered);
+    if !unanswered.is_empty() {
+        let syns: u32 = unanswered.iter().map(|a| a.syn_retransmits + 1).sum();
+        out.push(Finding {
+            severity,
+            code: "syn-unanswered",
+            title: format!("Connections to {dest} are never answered ({}, {syns} SYNs, no reply)", attempts_phrase(&unanswered)),
+            detail: format!(
+                "Every SYN to {dest} went unanswered: no SYN-ACK, no RST, no ICMP error. The client retransmitted \
+                 the SYN {} times in total. Silence like this is what a firewall that drops packets produces.{partial_note}{not_required_note}",
+                syns - unanswered.len() as u32
+            ),
+            remediation: format!(
+                "Allow outbound TCP port {port} from the connector server to {} on every firewall on the path \
+                 (host firewall, network firewall, cloud network security group). If the connector must use an \
+                 outbound proxy, configure it for the proxy instead of opening direct access.",
+                first.destination.name.as_deref().unwrap_or("this address")
+            ),
+            attempts: ids(&unanswered),
+            frames: frames_of(&unanswered),
+            wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
+        });
+    }
+    let unreachable = of(Outcome::IcmpUnreachable);
+    if !unreachable.is_empty() {
+        out.push(Finding {
+            severity,
+            code: "icmp-unreachable",
+            title: format!("Connections to {dest} are refused with ICMP destination unreachable ({})", attempts_phrase(&unreachable)),
+            detail: format!("{}.{partial_note}{not_required_note}", unreachable[0].detail),
+            remediation: format!(
+                "A router or firewall on the path rejects this traffic and says so. Find the device that sent the \
+                 ICMP message (its address is in the detail) and allow outbound TCP port {port} from the connector \
+                 server to {}.",
+                first.destination.name.as_deref().unwrap_or("this address")
+            ),
+            attempts: ids(&unreachable),
+            frames: frames_of(&unreachable),
+            wireshark_filter: Some(format!(
+                "{} && {}.dst=={}",
+                if ip.is_some_and(|i| i.is_ipv6()) { "icmpv6.type==1" } else { "icmp.type==3" },
+                if ip.is_some_and(|i| i.is_ipv6()) { "ipv6" } else { "ip" },
+                unreachable[0].client.rsplit_once(':').map_or("", |(h, _)| h).trim_matches(['[', ']'])
+            )),
+        });
+    }
+    let reset = of(Outcome::Reset);
+    if !reset.is_empty() {
+        out.push(Finding {
+            severity,
+            code: "connection-reset",
+            title: format!("Connections to {dest} are reset ({})", attempts_phrase(&reset)),
+            detail: format!(
+                "{}. A reset straight after the SYN means nothing listens there or a firewall rejects the \
+                 connection actively; a reset after the handshake often comes from a filtering device that \
+                 inspected the first bytes.{partial_note}{not_required_note}",
+                reset[0].detail
+            ),
+            remediation: format!(
+                "Check the firewalls and proxies between the connector server and {dest} for a rule that rejects \
+                 this traffic, and allow outbound TCP port {port} to it. A device that inspects or filters TLS must \
+                 let the connector's traffic through untouched.",
+            ),
+            attempts: ids(&reset),
+            frames: frames_of(&reset),
+            wireshark_filter: ip.map(|ip| {
+                format!("tcp.flags.reset==1 && {}.addr=={ip} && tcp.port=={port}", if ip.is_ipv6() { "ipv6" } else { "ip" })
+            }),
+        });
+    }
+    let silent = of(Outcome::NoResponse);
+    if !silent.is_empty() {
+        out.push(Finding {
+            severity,
+            code: "no-response",
+            title: format!("{dest} accepts connections but never answers ({})", attempts_phrase(&silent)),
+            detail: format!("{}.{partial_note}{not_required_note}", silent[0].detail),
+            remediation: "Something accepts the TCP connection but does not answer the request: often a device \
+                          that intercepts traffic on this port. Check for transparent proxies or TLS inspection \
+                          on the path and exclude the connector's traffic from them."
+                .into(),
+            attempts: ids(&silent),
+            frames: frames_of(&silent),
+            wireshark_filter: Some(silent[0].wireshark_filter.clone()),
+        });
+    }
+    let slow: Vec<&Attempt> = group.iter().copied().filter(|a| a.outcome == Outcome::Ok && a.syn_retransmits > 0).collect();
+    if !slow.is_empty() {
+        out.push(Finding {
+            severity: Severity::Warning,
+            code: "slow-handshake",
+            title: format!("Connections to {dest} needed SYN retransmissions before being answered ({})", attempts_phrase(&slow)),
+            detail: format!(
+                "{}. The destination is reachable, so this is packet loss or a congested path, not a block.",
+                slow[0].detail
+            ),
+            remediation: "Look for packet loss between the connector server and the destination (a saturated link, \
+                          a flapping route, a firewall under load). Connections succeed, but slowly."
+                .into(),
+            attempts: ids(&slow),
+            frames: frames_of(&slow),
+            wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
+        });
+    }
+    out
+}
+
+fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attempt]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let finding = |severity, code, title: String, detail: String, remediation: &str| Finding {
+        severity,
+        code,
+        title,
+        detail,
+        remediation: remediation.to_string(),
+        attempts: Vec::new(),
+        frames: Vec::new(),
+        wireshark_filter: None,
+    };
+    if capture.truncated_packets > 0 {
+        out.push(finding(
+            Severity::Warning,
+            "capture-truncated",
+            format!("{} packets were cut short by the capture's snapshot length", capture.truncated_packets),
+            "Only the start of these packets was saved. Connection attempts and their outcomes are still visible, \
+             but names in TLS handshakes, proxy requests and certificates may be missing."
+                .into(),
+            "Capture again with full packets: Wireshark/dumpcap and tcpdump keep whole packets by default \
+             (tcpdump -s 0); with pktmon add --pkt-size 0 (its default keeps only 128 bytes).",
+        ));
+    }
+    if capture.duplicates_folded > 0 {
+        out.push(finding(
+            Severity::Info,
+            "capture-duplicates",
+            format!("{} duplicate packets were folded", capture.duplicates_folded),
+            "Some packets appear twice, identical and within 50 ms: the capture recorded them at two points. \
+             capdoc counts each once, so they are not mistaken for retransmissions."
+                .into(),
+            "Nothing to fix. Capturing on a single interface avoids the duplicates.",
+        ));
+    }
+    let unsupported: u64 = capture.unsupported_link_frames.iter().map(|l| l.frames).sum();
+    if unsupported > 0 {
+        let kinds: Vec<String> =
+            capture.unsupported_link_frames.iter().map(|l| format!("{} ({} frames)", l.link_type, l.frames)).collect();
+        out.push(finding(
+            Severity::Warning,
+            "capture-unsupported-link",
+            format!("{unsupported} frames use link types capdoc cannot decode"),
+            format!("Not analysed: {}.", kinds.join(", ")),
+            "Capture on the server's Ethernet interface (or any interface that carries IP), or convert the \
+             capture to Ethernet/raw IP.",
+        ));
+    }
+    let incomplete: Vec<&Attempt> = attempts.iter().filter(|a| a.outcome == Outcome::Incomplete).collect();
+    if !incomplete.is_empty() || capture.cut_at_offset.is_some() {
+        let mut f = finding(
+            Severity::Warning,
+            "capture-incomplete",
+            match capture.cut_at_offset {
+                Some(offset) => format!("The capture file is cut off at byte {offset}"),
+                None => format!("The capture stops before {} connection attempts could be answered", incomplete.len()),
+            },
+            format!(
+                "{} attempts have no outcome yet because the capture ends too soon after them.{}",
+                incomplete.len(),
+                if capture.cut_at_offset.is_some() { " The file ends in the middle of a record; everything before it was analysed." } else { "" }
+            ),
+            "Let the capture run for at least 30 seconds after the connector service has started, and stop it \
+             cleanly so the file is complete.",
+        );
+        f.attempts = incomplete.iter().map(|a| a.id).collect();
+        f.frames = frames_of(&incomplete);
+        out.push(f);
+    }
+    if attempts.is_empty() {
+        out.push(finding(
+            Severity::Warning,
+            "capture-missed-start",
+            "No outbound connection attempt was captured".into(),
+            "The capture holds no TCP connection opened by a client, so the connector's start-up was not recorded."
+                .into(),
+            "Take the capture again: flush the DNS cache (ipconfig /flushdns), stop the connector service, start \
+             the capture, start the service, wait a minute, stop the capture.",
+        ));
+    }
+    // Only one side's packets: every connection shows traffic from one end only,
+    // and some show ACKs or data that imply a handshake nobody captured.
+    let conns = &pass.connections.connections;
+    let one_sided = !conns.is_empty()
+        && conns.iter().all(|c| c.packets[1] == 0)
+        && conns.iter().any(|c| c.bytes[0] > 0 || (c.syns.is_empty() && c.packets[0] > 0));
+    if one_sided {
+        out.push(finding(
+            Severity::Warning,
+            "capture-one-sided",
+            "Only one direction of the traffic was captured".into(),
+            "No connection shows a single packet from its server, yet clients sent data that needs an open \
+             connection. The capture saw one direction only (asymmetric routing, or a mirror of one side), so \
+             unanswered SYNs in it are not evidence of a block."
+                .into(),
+            "Capture on the connector server itself, or mirror both directions of its traffic.",
+        ));
+    }
+    out
+}

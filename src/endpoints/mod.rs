@@ -1,0 +1,177 @@
+//! The connector's required-URL tables: which names it must reach on which
+//! ports, and why. The tables are data files compiled in (`data/*.tsv`) and
+//! replaceable by a user's file of the same format.
+
+use std::fmt;
+
+/// How much a row matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Required,
+    /// Tried first but with a documented fallback (Service Bus direct ports).
+    Optional,
+    /// From older versions of the documentation.
+    Legacy,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequiredEndpoint {
+    /// As written in the table: `*.msappproxy.net`, `www.microsoft.com/pkiops`.
+    pub pattern: String,
+    pub port: u16,
+    pub purpose: String,
+    pub status: Status,
+}
+
+impl RequiredEndpoint {
+    fn host_pattern(&self) -> &str {
+        self.pattern.split('/').next().unwrap_or_default()
+    }
+
+    fn path(&self) -> Option<&str> {
+        self.pattern.find('/').map(|i| &self.pattern[i..])
+    }
+
+    /// Whether `host` (and `path`, when known) falls under this row. A
+    /// wildcard matches one or more labels under its suffix; case is ignored.
+    pub fn matches(&self, host: &str, port: u16, path: Option<&str>) -> bool {
+        if port != self.port {
+            return false;
+        }
+        let host = host.trim_end_matches('.');
+        let pattern = self.host_pattern();
+        let host_ok = match pattern.strip_prefix("*.") {
+            Some(suffix) => {
+                host.len() > suffix.len() + 1
+                    && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+            }
+            None => host.eq_ignore_ascii_case(pattern),
+        };
+        host_ok
+            && match (self.path(), path) {
+                (Some(want), Some(seen)) => seen.to_ascii_lowercase().starts_with(&want.to_ascii_lowercase()),
+                _ => true,
+            }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub name: String,
+    pub date: String,
+    pub rows: Vec<RequiredEndpoint>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name} line {line}: {reason}")]
+pub struct TableError {
+    pub source_name: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+const PUBLIC: &str = include_str!("data/public.tsv");
+
+impl Table {
+    /// The public-cloud table shipped with capdoc.
+    pub fn public() -> Table {
+        Table::parse(PUBLIC, "public").expect("the embedded table is valid (tested)")
+    }
+
+    /// Parses the tab-separated format of `data/public.tsv`.
+    pub fn parse(text: &str, source_name: &str) -> Result<Table, TableError> {
+        let mut table = Table { name: source_name.to_string(), date: String::new(), rows: Vec::new() };
+        for (i, line) in text.lines().enumerate() {
+            let err = |reason: String| TableError { source_name: source_name.to_string(), line: i + 1, reason };
+            let line = line.trim_end();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(meta) = line.strip_prefix('@') {
+                let (key, value) = meta.split_once(['\t', ' ']).ok_or_else(|| err("metadata needs a value".into()))?;
+                match key {
+                    "name" => table.name = value.trim().to_string(),
+                    "date" => table.date = value.trim().to_string(),
+                    other => return Err(err(format!("unknown metadata @{other}"))),
+                }
+                continue;
+            }
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [pattern, port, purpose, status] = fields[..] else {
+                return Err(err(format!("expected 4 tab-separated fields, found {}", fields.len())));
+            };
+            let port = port.parse().map_err(|_| err(format!("port {port:?} is not a number 0-65535")))?;
+            let status = match status {
+                "required" => Status::Required,
+                "optional" => Status::Optional,
+                "legacy" => Status::Legacy,
+                other => return Err(err(format!("status {other:?} is not required, optional or legacy"))),
+            };
+            table.rows.push(RequiredEndpoint { pattern: pattern.to_string(), port, purpose: purpose.to_string(), status });
+        }
+        Ok(table)
+    }
+
+    /// The most specific row for a destination: an exact name beats a wildcard,
+    /// a current row beats a legacy one.
+    pub fn lookup(&self, host: &str, port: u16, path: Option<&str>) -> Option<&RequiredEndpoint> {
+        self.rows
+            .iter()
+            .filter(|r| r.matches(host, port, path))
+            .min_by_key(|r| (r.status == Status::Legacy, r.pattern.starts_with("*."), usize::MAX - r.pattern.len()))
+    }
+
+    /// `name (date)` as reports show it.
+    pub fn label(&self) -> String {
+        if self.date.is_empty() { self.name.clone() } else { format!("{} ({})", self.name, self.date) }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Required => "required",
+            Status::Optional => "optional",
+            Status::Legacy => "legacy",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_table_parses() {
+        let t = Table::public();
+        assert!(t.rows.len() > 30);
+        assert_eq!(t.date, "2026-11-23");
+    }
+
+    #[test]
+    fn wildcards_need_at_least_one_label() {
+        let t = Table::public();
+        assert!(t.lookup("contoso.msappproxy.net", 443, None).is_some());
+        assert!(t.lookup("a.b.MSAPPPROXY.NET.", 443, None).is_some());
+        assert!(t.lookup("msappproxy.net", 443, None).is_none());
+        assert!(t.lookup("evilmsappproxy.net", 443, None).is_none());
+        assert!(t.lookup("contoso.msappproxy.net", 80, None).is_none());
+    }
+
+    #[test]
+    fn paths_match_when_visible() {
+        let t = Table::public();
+        let row = t.lookup("www.microsoft.com", 80, Some("/pkiops/crl/x.crl")).expect("row");
+        assert_eq!(row.pattern, "www.microsoft.com/pkiops");
+        let row = t.lookup("www.microsoft.com", 80, Some("/other")).expect("legacy row");
+        assert_eq!(row.status, Status::Legacy);
+    }
+
+    #[test]
+    fn bad_lines_name_their_line() {
+        let e = Table::parse("a\t80\tx\trequired\nb\tport\tx\trequired\n", "mine.tsv").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().contains("mine.tsv line 2"));
+    }
+}

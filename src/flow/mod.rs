@@ -1,0 +1,469 @@
+//! TCP connections rebuilt from segments.
+//!
+//! A connection is one 4-tuple plus the client's initial sequence number: a
+//! later SYN with the same ISN is a retransmission, one with another ISN is a
+//! new connection on a reused port. Each connection keeps the evidence the
+//! diagnosis needs (which frames were SYNs, what answered them and when) and
+//! the first bytes of each direction for the protocol parsers.
+
+pub mod reassembly;
+pub mod seq;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::decode::{TcpSegment, Unreachable};
+use reassembly::{Insert, Stream};
+use seq::SeqNumber;
+
+/// Which end of a connection sent a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The originator (sent the SYN).
+    Client = 0,
+    Server = 1,
+}
+
+/// A frame, as evidence: its number and time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameRef {
+    pub number: u64,
+    pub ts: i64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Reset {
+    pub from: Side,
+    pub frame: FrameRef,
+    /// Whether the server had sent a SYN-ACK before the reset.
+    pub after_handshake: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct IcmpError {
+    pub frame: FrameRef,
+    /// The router or host that sent it.
+    pub from: IpAddr,
+    pub message: Unreachable,
+}
+
+/// At most this many SYN frames are listed per connection (all are counted).
+pub const MAX_SYN_FRAMES: usize = 16;
+
+#[derive(Debug)]
+pub struct Connection {
+    pub id: u32,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// The client's initial sequence number, when its SYN was captured.
+    pub isn: Option<SeqNumber>,
+    pub first: FrameRef,
+    pub last_ts: i64,
+    /// The client's SYNs: the first, then retransmissions (capped at [`MAX_SYN_FRAMES`]).
+    pub syns: Vec<FrameRef>,
+    pub syn_retransmits: u32,
+    pub syn_ack: Option<FrameRef>,
+    /// The SYN that the SYN-ACK most likely answered (the last one before it).
+    pub answered_syn: Option<FrameRef>,
+    /// The client's first ACK after the SYN-ACK: the handshake is complete.
+    pub handshake_done: Option<FrameRef>,
+    pub reset: Option<Reset>,
+    pub fin: [Option<FrameRef>; 2],
+    /// Payload bytes sent by each side (from IP lengths, so truncation does not hide them).
+    pub bytes: [u64; 2],
+    pub packets: [u64; 2],
+    pub first_data: [Option<FrameRef>; 2],
+    pub icmp: Option<IcmpError>,
+    pub history: History,
+    pub streams: [Stream; 2],
+}
+
+impl Connection {
+    /// Time from the first SYN to the SYN-ACK, in nanoseconds.
+    pub fn connect_time(&self) -> Option<i64> {
+        Some(self.syn_ack?.ts - self.syns.first()?.ts)
+    }
+
+    /// Round trip of the handshake: the answered SYN to its SYN-ACK.
+    pub fn handshake_rtt(&self) -> Option<i64> {
+        Some(self.syn_ack?.ts - self.answered_syn?.ts)
+    }
+
+    pub fn last_syn(&self) -> Option<FrameRef> {
+        self.syns.last().copied()
+    }
+
+    /// Zeek's `conn_state` for this connection (Zeek `base/protocols/conn/main.zeek`).
+    pub fn conn_state(&self) -> &'static str {
+        let syn = !self.syns.is_empty();
+        let answered = self.syn_ack.is_some();
+        let client_rst = self.reset.is_some_and(|r| r.from == Side::Client);
+        let server_rst = self.reset.is_some_and(|r| r.from == Side::Server);
+        let [client_fin, server_fin] = [self.fin[0].is_some(), self.fin[1].is_some()];
+        match (syn, answered) {
+            (true, false) => {
+                if server_rst {
+                    "REJ"
+                } else if client_rst {
+                    "RSTOS0"
+                } else if client_fin {
+                    "SH"
+                } else if self.packets[Side::Server as usize] > 0 {
+                    "OTH"
+                } else {
+                    "S0"
+                }
+            }
+            (true, true) => {
+                if client_rst {
+                    "RSTO"
+                } else if server_rst {
+                    "RSTR"
+                } else if client_fin && server_fin {
+                    "SF"
+                } else if client_fin {
+                    "S2"
+                } else if server_fin {
+                    "S3"
+                } else {
+                    "S1"
+                }
+            }
+            (false, true) => {
+                if server_rst {
+                    "RSTRH"
+                } else if server_fin {
+                    "SHR"
+                } else {
+                    "OTH"
+                }
+            }
+            (false, false) => "OTH",
+        }
+    }
+
+    fn side_of(&self, src: IpAddr, src_port: u16) -> Side {
+        if self.client.ip() == src && self.client.port() == src_port {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+}
+
+/// Zeek's `history` string: one letter per event kind and direction, upper
+/// case for the originator, in the order first seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History(String);
+
+impl History {
+    fn note(&mut self, side: Side, letter: char) {
+        let letter = match side {
+            Side::Client => letter.to_ascii_uppercase(),
+            Side::Server => letter.to_ascii_lowercase(),
+        };
+        if !self.0.contains(letter) {
+            self.0.push(letter);
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Limits of the connection table.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowLimits {
+    /// Connections tracked; packets of further new connections are counted only.
+    pub max_connections: usize,
+    /// Bytes kept per direction for the protocol parsers.
+    pub stream_bytes: u32,
+    /// Bytes kept for reassembly across all connections.
+    pub total_stream_bytes: usize,
+}
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        FlowLimits {
+            max_connections: 1_000_000,
+            stream_bytes: 64 * 1024,
+            total_stream_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// The two endpoints in a fixed order, so both directions find one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FlowKey(SocketAddr, SocketAddr);
+
+impl FlowKey {
+    fn new(a: SocketAddr, b: SocketAddr) -> Self {
+        if a <= b { FlowKey(a, b) } else { FlowKey(b, a) }
+    }
+}
+
+/// Every TCP connection of a capture.
+#[derive(Default)]
+pub struct ConnectionTable {
+    pub connections: Vec<Connection>,
+    /// The newest connection on each 4-tuple.
+    latest: HashMap<FlowKey, usize>,
+    limits: FlowLimits,
+    stream_bytes_used: usize,
+    /// Segments of connections not tracked because a limit was reached.
+    pub untracked_segments: u64,
+    /// Whether the reassembly budget ran out (later streams are not kept).
+    pub stream_budget_exhausted: bool,
+}
+
+impl ConnectionTable {
+    pub fn new(limits: FlowLimits) -> Self {
+        ConnectionTable { limits, ..Default::default() }
+    }
+
+    pub fn on_segment(&mut self, frame: FrameRef, src: IpAddr, dst: IpAddr, seg: &TcpSegment<'_>) {
+        let from = SocketAddr::new(src, seg.src_port);
+        let to = SocketAddr::new(dst, seg.dst_port);
+        let key = FlowKey::new(from, to);
+        let flags = seg.flags;
+        let existing = self.latest.get(&key).copied();
+        let index = if flags.syn() && !flags.ack() {
+            match existing {
+                Some(i) if self.is_same_syn(i, from, seg.seq) => {
+                    let conn = &mut self.connections[i];
+                    conn.syn_retransmits += 1;
+                    if conn.syns.len() < MAX_SYN_FRAMES {
+                        conn.syns.push(frame);
+                    }
+                    conn.last_ts = frame.ts;
+                    conn.packets[Side::Client as usize] += 1;
+                    return;
+                }
+                _ => match self.open(key, frame, from, to) {
+                    Some(i) => {
+                        let conn = &mut self.connections[i];
+                        conn.isn = Some(SeqNumber(seg.seq));
+                        conn.syns.push(frame);
+                        conn.streams[Side::Client as usize].set_base(SeqNumber(seg.seq));
+                        i
+                    }
+                    None => return,
+                },
+            }
+        } else {
+            match existing {
+                Some(i) => i,
+                None => {
+                    let (client, server) = guess_roles(from, to, flags.syn() && flags.ack());
+                    match self.open(key, frame, client, server) {
+                        Some(i) => i,
+                        None => return,
+                    }
+                }
+            }
+        };
+        self.update(index, frame, from, seg);
+    }
+
+    fn is_same_syn(&self, index: usize, from: SocketAddr, seq: u32) -> bool {
+        let conn = &self.connections[index];
+        conn.client == from && conn.isn == Some(SeqNumber(seq))
+    }
+
+    fn open(&mut self, key: FlowKey, frame: FrameRef, client: SocketAddr, server: SocketAddr) -> Option<usize> {
+        if self.connections.len() >= self.limits.max_connections {
+            self.untracked_segments += 1;
+            return None;
+        }
+        let budget_left = self.stream_bytes_used < self.limits.total_stream_bytes;
+        if !budget_left {
+            self.stream_budget_exhausted = true;
+        }
+        let capacity = if budget_left { self.limits.stream_bytes } else { 0 };
+        let index = self.connections.len();
+        self.connections.push(Connection {
+            id: index as u32 + 1,
+            client,
+            server,
+            isn: None,
+            first: frame,
+            last_ts: frame.ts,
+            syns: Vec::new(),
+            syn_retransmits: 0,
+            syn_ack: None,
+            answered_syn: None,
+            handshake_done: None,
+            reset: None,
+            fin: [None; 2],
+            bytes: [0; 2],
+            packets: [0; 2],
+            first_data: [None; 2],
+            icmp: None,
+            history: History::default(),
+            streams: [Stream::new(capacity), Stream::new(capacity)],
+        });
+        self.latest.insert(key, index);
+        Some(index)
+    }
+
+    fn update(&mut self, index: usize, frame: FrameRef, from: SocketAddr, seg: &TcpSegment<'_>) {
+        let conn = &mut self.connections[index];
+        let side = conn.side_of(from.ip(), from.port());
+        let s = side as usize;
+        let flags = seg.flags;
+        conn.last_ts = frame.ts;
+        conn.packets[s] += 1;
+        if flags.syn() {
+            conn.history.note(side, if flags.ack() { 'h' } else { 's' });
+            if flags.ack() && side == Side::Server && conn.syn_ack.is_none() {
+                conn.syn_ack = Some(frame);
+                conn.answered_syn = conn.syns.iter().rev().find(|s| s.ts <= frame.ts).copied();
+                conn.streams[s].set_base(SeqNumber(seg.seq));
+            }
+        }
+        if flags.rst() {
+            conn.history.note(side, 'r');
+            if conn.reset.is_none() {
+                conn.reset = Some(Reset { from: side, frame, after_handshake: conn.syn_ack.is_some() });
+            }
+        }
+        if flags.fin() {
+            conn.history.note(side, 'f');
+            conn.fin[s].get_or_insert(frame);
+        }
+        if seg.wire_len > 0 {
+            conn.bytes[s] += u64::from(seg.wire_len);
+            conn.first_data[s].get_or_insert(frame);
+            let before = conn.streams[s].memory();
+            match conn.streams[s].insert(SeqNumber(seg.seq), seg.payload) {
+                Insert::Repeat => conn.history.note(side, 't'),
+                Insert::New | Insert::Ignored => conn.history.note(side, 'd'),
+            }
+            self.stream_bytes_used += conn.streams[s].memory().saturating_sub(before);
+        } else if flags.ack() && !flags.syn() && !flags.fin() && !flags.rst() {
+            conn.history.note(side, 'a');
+        }
+        if side == Side::Client && flags.ack() && !flags.syn() && conn.syn_ack.is_some() {
+            conn.handshake_done.get_or_insert(frame);
+        }
+    }
+
+    /// Attaches an ICMP destination-unreachable to the connection whose SYN it quotes.
+    pub fn on_unreachable(&mut self, frame: FrameRef, from: IpAddr, message: Unreachable) {
+        let Some(quoted) = message.quoted else { return };
+        let client = SocketAddr::new(quoted.src, quoted.src_port);
+        let server = SocketAddr::new(quoted.dst, quoted.dst_port);
+        let Some(&index) = self.latest.get(&FlowKey::new(client, server)) else { return };
+        let conn = &mut self.connections[index];
+        if conn.client == client && conn.icmp.is_none() {
+            conn.icmp = Some(IcmpError { frame, from, message });
+        }
+    }
+}
+
+/// Without a SYN, decide who is the client: the sender of a SYN-ACK is the
+/// server; otherwise a well-known port (< 1024) against an ephemeral one marks
+/// the server; otherwise the first sender is taken as the client (as Zeek does).
+fn guess_roles(from: SocketAddr, to: SocketAddr, is_syn_ack: bool) -> (SocketAddr, SocketAddr) {
+    if is_syn_ack || (from.port() < 1024 && to.port() >= 1024) {
+        (to, from)
+    } else {
+        (from, to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpFlags;
+    use std::net::Ipv4Addr;
+
+    const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+    const SERVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
+
+    fn seg(from_client: bool, flags: u8, seq: u32, payload: &'static [u8]) -> (IpAddr, IpAddr, TcpSegment<'static>) {
+        let (src, dst, sp, dp) = if from_client {
+            (CLIENT, SERVER, 50000, 443)
+        } else {
+            (SERVER, CLIENT, 443, 50000)
+        };
+        (
+            src.into(),
+            dst.into(),
+            TcpSegment {
+                src_port: sp,
+                dst_port: dp,
+                seq,
+                ack: 0,
+                flags: TcpFlags(flags),
+                window: 1000,
+                payload,
+                wire_len: payload.len() as u32,
+            },
+        )
+    }
+
+    fn feed(table: &mut ConnectionTable, n: u64, ms: i64, (src, dst, s): (IpAddr, IpAddr, TcpSegment<'static>)) {
+        table.on_segment(FrameRef { number: n, ts: ms * 1_000_000 }, src, dst, &s);
+    }
+
+    const SYN: u8 = TcpFlags::SYN;
+    const SYNACK: u8 = TcpFlags::SYN | TcpFlags::ACK;
+    const ACK: u8 = TcpFlags::ACK;
+    const RST: u8 = TcpFlags::RST | TcpFlags::ACK;
+    const FIN: u8 = TcpFlags::FIN | TcpFlags::ACK;
+
+    #[test]
+    fn unanswered_syns_are_retransmits_of_one_connection() {
+        let mut t = ConnectionTable::default();
+        feed(&mut t, 1, 0, seg(true, SYN, 7, b""));
+        feed(&mut t, 2, 1000, seg(true, SYN, 7, b""));
+        // ECN bits differ on retransmits from some stacks; still the same SYN.
+        feed(&mut t, 3, 3000, seg(true, SYN | 0xc0, 7, b""));
+        assert_eq!(t.connections.len(), 1);
+        let c = &t.connections[0];
+        assert_eq!(c.syn_retransmits, 2);
+        assert_eq!(c.conn_state(), "S0");
+        assert_eq!(c.history.as_str(), "S");
+    }
+
+    #[test]
+    fn new_isn_on_same_tuple_is_a_new_connection() {
+        let mut t = ConnectionTable::default();
+        feed(&mut t, 1, 0, seg(true, SYN, 7, b""));
+        feed(&mut t, 2, 1, seg(false, RST, 0, b""));
+        feed(&mut t, 3, 1000, seg(true, SYN, 9999, b""));
+        feed(&mut t, 4, 1001, seg(false, RST, 0, b""));
+        assert_eq!(t.connections.len(), 2);
+        assert!(t.connections.iter().all(|c| c.syn_retransmits == 0 && c.conn_state() == "REJ"));
+    }
+
+    #[test]
+    fn full_connection_is_sf_with_history() {
+        let mut t = ConnectionTable::default();
+        feed(&mut t, 1, 0, seg(true, SYN, 100, b""));
+        feed(&mut t, 2, 20, seg(false, SYNACK, 500, b""));
+        feed(&mut t, 3, 21, seg(true, ACK, 101, b""));
+        feed(&mut t, 4, 22, seg(true, ACK, 101, b"hello"));
+        feed(&mut t, 5, 40, seg(false, ACK, 501, b"world"));
+        feed(&mut t, 6, 41, seg(true, FIN, 106, b""));
+        feed(&mut t, 7, 60, seg(false, FIN, 506, b""));
+        let c = &t.connections[0];
+        assert_eq!(c.conn_state(), "SF");
+        assert_eq!(c.history.as_str(), "ShADdFf");
+        assert_eq!(c.handshake_rtt(), Some(20_000_000));
+        assert_eq!(c.streams[0].contiguous(), b"hello");
+        assert_eq!(c.streams[1].contiguous(), b"world");
+        assert_eq!(c.bytes, [5, 5]);
+    }
+
+    #[test]
+    fn midstream_traffic_guesses_the_server_by_port() {
+        let mut t = ConnectionTable::default();
+        feed(&mut t, 1, 0, seg(false, ACK, 1, b"data"));
+        let c = &t.connections[0];
+        assert_eq!(c.server.port(), 443);
+        assert_eq!(c.conn_state(), "OTH");
+    }
+}

@@ -1,0 +1,191 @@
+//! Bounded in-order reassembly of one direction of a TCP connection.
+//!
+//! Only the first [`Stream::capacity`] bytes of each direction are kept:
+//! what the protocol parsers need (HTTP heads, TLS handshakes) sits at the
+//! start of a stream. Segments may arrive out of order or more than once;
+//! the first copy of a byte wins, as in most TCP stacks.
+
+use super::seq::SeqNumber;
+
+/// Received byte ranges remembered per direction before giving up on holes.
+const MAX_RANGES: usize = 32;
+
+#[derive(Debug, Default)]
+pub struct Stream {
+    /// Sequence number of stream byte 0 (ISN + 1, or the first data seen).
+    base: Option<SeqNumber>,
+    data: Vec<u8>,
+    /// Received ranges of stream offsets, sorted and merged.
+    ranges: Vec<(u32, u32)>,
+    capacity: u32,
+    /// Bytes that fell beyond the capacity (not kept).
+    pub dropped_bytes: u64,
+}
+
+/// What one segment added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Insert {
+    /// At least one byte was new.
+    New,
+    /// Every byte had been seen before: a retransmission.
+    Repeat,
+    /// Outside the kept window (beyond capacity, or before the stream start).
+    Ignored,
+}
+
+impl Stream {
+    pub fn new(capacity: u32) -> Self {
+        Stream { capacity, ..Stream::default() }
+    }
+
+    /// Fixes byte 0 at the sequence number after the SYN.
+    pub fn set_base(&mut self, isn: SeqNumber) {
+        if self.base.is_none() {
+            self.base = Some(isn.add(1));
+        }
+    }
+
+    /// Bytes known without a hole from the start of the stream.
+    pub fn contiguous(&self) -> &[u8] {
+        match self.ranges.first() {
+            Some(&(0, end)) => &self.data[..end as usize],
+            _ => &[],
+        }
+    }
+
+    /// Whether a hole was left before the last byte seen.
+    pub fn has_gap(&self) -> bool {
+        self.ranges.len() > 1 || self.ranges.first().is_some_and(|r| r.0 > 0)
+    }
+
+    pub fn insert(&mut self, seq: SeqNumber, payload: &[u8]) -> Insert {
+        if payload.is_empty() {
+            return Insert::Ignored;
+        }
+        let base = *self.base.get_or_insert(seq);
+        let offset = seq.distance_from(base);
+        let (mut start, mut bytes) = (offset, payload);
+        if start < 0 {
+            // Starts before byte 0 (e.g. a retransmitted SYN payload): keep the tail.
+            let skip = usize::try_from(-start).unwrap_or(usize::MAX);
+            if skip >= bytes.len() {
+                return Insert::Repeat;
+            }
+            bytes = &bytes[skip..];
+            start = 0;
+        }
+        let start = start as u64;
+        let capacity = u64::from(self.capacity);
+        if start >= capacity {
+            self.dropped_bytes += bytes.len() as u64;
+            return Insert::Ignored;
+        }
+        let end = (start + bytes.len() as u64).min(capacity);
+        self.dropped_bytes += start + bytes.len() as u64 - end;
+        let (start, end) = (start as u32, end as u32);
+        if self.covered(start, end) {
+            return Insert::Repeat;
+        }
+        if self.ranges.len() >= MAX_RANGES && !self.touches_existing(start, end) {
+            return Insert::Ignored;
+        }
+        if self.data.len() < end as usize {
+            self.data.resize(end as usize, 0);
+        }
+        // First copy wins: write only into holes.
+        let mut cursor = start;
+        for &(r_start, r_end) in self.ranges.clone().iter() {
+            if r_end <= cursor || r_start >= end {
+                continue;
+            }
+            if r_start > cursor {
+                self.write(cursor, r_start, start, bytes);
+            }
+            cursor = cursor.max(r_end);
+        }
+        if cursor < end {
+            self.write(cursor, end, start, bytes);
+        }
+        self.add_range(start, end);
+        Insert::New
+    }
+
+    fn write(&mut self, from: u32, to: u32, seg_start: u32, bytes: &[u8]) {
+        let src = &bytes[(from - seg_start) as usize..(to - seg_start) as usize];
+        self.data[from as usize..to as usize].copy_from_slice(src);
+    }
+
+    fn covered(&self, start: u32, end: u32) -> bool {
+        self.ranges.iter().any(|&(s, e)| s <= start && end <= e)
+    }
+
+    fn touches_existing(&self, start: u32, end: u32) -> bool {
+        self.ranges.iter().any(|&(s, e)| start <= e && s <= end)
+    }
+
+    fn add_range(&mut self, start: u32, end: u32) {
+        self.ranges.push((start, end));
+        self.ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(self.ranges.len());
+        for &(s, e) in &self.ranges {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        self.ranges = merged;
+    }
+
+    /// Bytes of memory held.
+    pub fn memory(&self) -> usize {
+        self.data.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_and_out_of_order() {
+        let mut s = Stream::new(64);
+        s.set_base(SeqNumber(99));
+        assert_eq!(s.insert(SeqNumber(106), b"world"), Insert::New);
+        assert!(s.contiguous().is_empty());
+        assert!(s.has_gap());
+        assert_eq!(s.insert(SeqNumber(100), b"hello,"), Insert::New);
+        assert_eq!(s.contiguous(), b"hello,world");
+        assert!(!s.has_gap());
+    }
+
+    #[test]
+    fn retransmission_is_a_repeat_and_first_copy_wins() {
+        let mut s = Stream::new(64);
+        s.set_base(SeqNumber(u32::MAX));
+        assert_eq!(s.insert(SeqNumber(0), b"abc"), Insert::New);
+        assert_eq!(s.insert(SeqNumber(0), b"abc"), Insert::Repeat);
+        assert_eq!(s.insert(SeqNumber(1), b"XYZ"), Insert::New);
+        assert_eq!(s.contiguous(), b"abcZ");
+    }
+
+    #[test]
+    fn capacity_bounds_memory() {
+        let mut s = Stream::new(8);
+        s.set_base(SeqNumber(0));
+        assert_eq!(s.insert(SeqNumber(1), b"0123456789"), Insert::New);
+        assert_eq!(s.contiguous(), b"01234567");
+        assert_eq!(s.dropped_bytes, 2);
+        assert_eq!(s.insert(SeqNumber(20), b"late"), Insert::Ignored);
+        assert!(s.memory() <= 16);
+    }
+
+    #[test]
+    fn range_count_is_bounded() {
+        let mut s = Stream::new(10_000);
+        s.set_base(SeqNumber(0));
+        for i in 0..100u32 {
+            s.insert(SeqNumber(1 + i * 10), b"x");
+        }
+        assert!(s.ranges.len() <= MAX_RANGES);
+    }
+}

@@ -1,0 +1,15 @@
+//! capdoc: reads packet captures taken on or near a Microsoft Entra private
+//! network connector and explains why it cannot reach the cloud.
+//!
+//! The modules follow a packet: [`capture`] (files to frames) → [`decode`]
+//! (frames to IP/TCP/UDP views) → [`flow`] (TCP connections) → [`diagnose`]
+//! (attempts, outcomes, findings) → [`report`] (text, JSON).
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod decode;
+pub mod flow;
+pub mod endpoints;
+pub mod analyze;
+pub mod diagnose;
+pub mod report;

@@ -1,0 +1,281 @@
+//! The typed report: what every renderer (text, JSON) shows. Field names and
+//! enum spellings are the JSON schema (`docs/report-schema.md`, schema 1).
+
+use serde::Serialize;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CaptureReport {
+    pub schema: u32,
+    pub capdoc: String,
+    pub file: String,
+    pub error: Option<String>,
+    pub capture: CaptureFacts,
+    pub tables: Tables,
+    pub attempts: Vec<Attempt>,
+    pub findings: Vec<Finding>,
+    pub endpoints: Vec<EndpointCoverage>,
+    pub verdict: Verdict,
+    /// Every TCP connection seen (capdoc extension; attempts refer to them).
+    pub connections: Vec<ConnectionSummary>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CaptureFacts {
+    pub format: Option<&'static str>,
+    pub compressed: Option<&'static str>,
+    pub link_types: Vec<String>,
+    pub interfaces: Vec<InterfaceFacts>,
+    pub application: Option<String>,
+    pub os: Option<String>,
+    pub packets: u64,
+    pub unique_packets: u64,
+    pub bytes: u64,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub truncated_packets: u64,
+    pub warnings: Vec<String>,
+    /// capdoc extensions.
+    pub duplicates_folded: u64,
+    /// Frames with no IP packet capdoc could read, by link type, for the
+    /// link types capdoc cannot decode.
+    pub unsupported_link_frames: Vec<LinkCount>,
+    /// Offset at which the file ended mid-record, if it did.
+    pub cut_at_offset: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InterfaceFacts {
+    pub name: Option<String>,
+    pub link_type: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkCount {
+    pub link_type: String,
+    pub frames: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tables {
+    pub urls: String,
+    pub ca_set: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameSource {
+    Connect,
+    ProxyRequest,
+    Sni,
+    HttpHost,
+    Dns,
+    Nrb,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Path {
+    Direct,
+    Proxy,
+}
+
+/// Outcomes in order of precedence (REPORT-SCHEMA.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    DroppedLocally,
+    SynUnanswered,
+    IcmpUnreachable,
+    Reset,
+    ProxyAuthRequired,
+    ProxyDenied,
+    ProxyUpstreamError,
+    HttpError,
+    TlsInspected,
+    TlsAlert,
+    NoResponse,
+    Incomplete,
+    Ok,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::DroppedLocally => "dropped_locally",
+            Outcome::SynUnanswered => "syn_unanswered",
+            Outcome::IcmpUnreachable => "icmp_unreachable",
+            Outcome::Reset => "reset",
+            Outcome::ProxyAuthRequired => "proxy_auth_required",
+            Outcome::ProxyDenied => "proxy_denied",
+            Outcome::ProxyUpstreamError => "proxy_upstream_error",
+            Outcome::HttpError => "http_error",
+            Outcome::TlsInspected => "tls_inspected",
+            Outcome::TlsAlert => "tls_alert",
+            Outcome::NoResponse => "no_response",
+            Outcome::Incomplete => "incomplete",
+            Outcome::Ok => "ok",
+        }
+    }
+
+    /// Whether the destination answered at all (for endpoint coverage).
+    pub fn reached(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::HttpError)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Destination {
+    pub name: Option<String>,
+    pub ip: Option<String>,
+    pub port: Option<u16>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RequiredRef {
+    pub pattern: String,
+    pub port: u16,
+    pub purpose: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsFacts {
+    pub sni: Option<String>,
+    pub version: Option<&'static str>,
+    pub issuer: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Attempt {
+    pub id: u32,
+    pub connection: u32,
+    pub client: String,
+    pub destination: Destination,
+    pub name_source: Option<NameSource>,
+    pub path: Path,
+    pub proxy: Option<String>,
+    pub outcome: Outcome,
+    pub http_status: Option<u16>,
+    pub syn_retransmits: u32,
+    pub conn_state: &'static str,
+    pub start: String,
+    pub frames: Vec<u64>,
+    pub wireshark_filter: String,
+    pub required: Option<RequiredRef>,
+    pub tls: Option<TlsFacts>,
+    pub pid: Option<u32>,
+    /// capdoc extension: a one-line account of what happened.
+    pub detail: String,
+    /// `start` as Unix nanoseconds, for arithmetic.
+    #[serde(skip)]
+    pub start_nanos: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub title: String,
+    pub detail: String,
+    pub remediation: String,
+    pub attempts: Vec<u32>,
+    pub frames: Vec<u64>,
+    /// capdoc extension: a display filter that shows the evidence.
+    pub wireshark_filter: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    Reached,
+    Failed,
+    NotSeen,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EndpointCoverage {
+    pub pattern: String,
+    pub port: u16,
+    pub purpose: String,
+    pub status: Coverage,
+    pub attempts: Vec<u32>,
+    /// capdoc extension: required, optional or legacy.
+    pub requirement: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictStatus {
+    Healthy,
+    Problems,
+    Inconclusive,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    pub status: VerdictStatus,
+    pub summary: String,
+}
+
+/// One TCP connection (capdoc extension), in Zeek's vocabulary.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnectionSummary {
+    pub id: u32,
+    pub client: String,
+    pub server: String,
+    /// The client's initial sequence number, when its SYN was captured.
+    pub isn: Option<u32>,
+    pub conn_state: &'static str,
+    pub history: String,
+    pub start: String,
+    pub first_frame: u64,
+    pub syn_frames: Vec<u64>,
+    pub syn_retransmits: u32,
+    pub syn_ack_frame: Option<u64>,
+    /// First SYN to SYN-ACK, milliseconds.
+    pub connect_ms: Option<f64>,
+    /// Answered SYN to SYN-ACK, milliseconds.
+    pub handshake_rtt_ms: Option<f64>,
+    pub reset: Option<ResetSummary>,
+    pub icmp: Option<IcmpSummary>,
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    pub client_packets: u64,
+    pub server_packets: u64,
+    pub duration_ms: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ResetSummary {
+    pub from: &'static str,
+    pub frame: u64,
+    pub after_handshake: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IcmpSummary {
+    pub frame: u64,
+    pub from: String,
+    pub icmp_type: u8,
+    pub code: u8,
+    pub meaning: &'static str,
+}

@@ -1,0 +1,132 @@
+//! The terminal report: verdict first, then what failed with its evidence,
+//! then every attempt in a table.
+
+use std::io::{self, Write};
+
+use super::model::*;
+
+/// Replaces control characters (terminal escapes included) from capture data.
+fn clean(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+}
+
+fn destination(a: &Attempt) -> String {
+    let ip = a.destination.ip.as_deref().unwrap_or("?");
+    let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+    let port = a.destination.port.map_or("?".to_string(), |p| p.to_string());
+    match &a.destination.name {
+        Some(name) => format!("{} ({ip}):{port}", clean(name)),
+        None => format!("{ip}:{port}"),
+    }
+}
+
+pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
+    writeln!(out, "== {} ==", clean(&r.file))?;
+    if let Some(error) = &r.error {
+        writeln!(out, "ERROR  {}", clean(error))?;
+        return writeln!(out);
+    }
+    let status = match r.verdict.status {
+        VerdictStatus::Healthy => "HEALTHY",
+        VerdictStatus::Problems => "PROBLEMS",
+        VerdictStatus::Inconclusive => "INCONCLUSIVE",
+    };
+    writeln!(out, "Verdict: {status}: {}", clean(&r.verdict.summary))?;
+    let c = &r.capture;
+    writeln!(
+        out,
+        "Capture: {}{}, {} ({}), {} packets, {} bytes, {} to {}",
+        c.format.unwrap_or("?"),
+        c.compressed.map(|z| format!(" ({z})")).unwrap_or_default(),
+        c.link_types.join("/"),
+        match c.interfaces.len() {
+            1 => "1 interface".to_string(),
+            n => format!("{n} interfaces"),
+        },
+        c.packets,
+        c.bytes,
+        c.start.as_deref().unwrap_or("?"),
+        c.end.as_deref().unwrap_or("?"),
+    )?;
+    for w in &c.warnings {
+        writeln!(out, "  warning: {}", clean(w))?;
+    }
+    writeln!(out)?;
+    if !r.findings.is_empty() {
+        writeln!(out, "Findings")?;
+        for f in &r.findings {
+            writeln!(out, "  [{}] {}: {}", f.severity.as_str(), f.code, clean(&f.title))?;
+            writeln!(out, "    {}", clean(&f.detail))?;
+            writeln!(out, "    Fix: {}", clean(&f.remediation))?;
+            if !f.frames.is_empty() {
+                let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
+                writeln!(out, "    Frames: {}", frames.join(", "))?;
+            }
+            if let Some(filter) = &f.wireshark_filter {
+                writeln!(out, "    Wireshark: {}", clean(filter))?;
+            }
+        }
+        writeln!(out)?;
+    }
+    let failed: Vec<&Attempt> = r.attempts.iter().filter(|a| !a.outcome.reached() && a.outcome != Outcome::Incomplete).collect();
+    if !failed.is_empty() {
+        writeln!(out, "Failed attempts")?;
+        for a in &failed {
+            writeln!(out, "  #{} {} -> {}: {} ({})", a.id, a.client, destination(a), a.outcome.as_str(), clean(&a.detail))?;
+            let frames: Vec<String> = a.frames.iter().map(u64::to_string).collect();
+            writeln!(out, "     frames {}; filter: {}", frames.join(","), clean(&a.wireshark_filter))?;
+        }
+        writeln!(out)?;
+    }
+    if !r.attempts.is_empty() {
+        writeln!(out, "All attempts")?;
+        let rows: Vec<[String; 7]> = r
+            .attempts
+            .iter()
+            .map(|a| {
+                [
+                    a.id.to_string(),
+                    a.start.get(11..23).unwrap_or(&a.start).to_string(),
+                    a.client.clone(),
+                    destination(a),
+                    a.outcome.as_str().to_string(),
+                    a.conn_state.to_string(),
+                    a.syn_retransmits.to_string(),
+                ]
+            })
+            .collect();
+        let header = ["id", "time (UTC)", "client", "destination", "outcome", "state", "SYN rtx"];
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String]| -> String {
+            cells
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        };
+        writeln!(out, "  {}", line(&header.map(str::to_string)))?;
+        for row in &rows {
+            writeln!(out, "  {}", line(row))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_neutralised() {
+        assert_eq!(clean("a\u{1b}[31mb\n"), "a\u{fffd}[31mb\u{fffd}");
+    }
+}
