@@ -281,12 +281,20 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
             "capture-incomplete",
             match capture.cut_at_offset {
                 Some(offset) => format!("The capture file is cut off at byte {offset}"),
-                None => format!("The capture stops before {} connection attempts could be answered", incomplete.len()),
+                None => format!(
+                    "{} connection attempt{} ended without an outcome",
+                    incomplete.len(),
+                    if incomplete.len() == 1 { "" } else { "s" }
+                ),
             },
             format!(
-                "{} attempts have no outcome yet because the capture ends too soon after them.{}",
-                incomplete.len(),
-                if capture.cut_at_offset.is_some() { " The file ends in the middle of a record; everything before it was analysed." } else { "" }
+                "{}{}",
+                incomplete.first().map_or(String::new(), |a| format!("Attempt {}: {}. ", a.id, a.detail)),
+                if capture.cut_at_offset.is_some() {
+                    "The file ends in the middle of a record; everything before it was analysed."
+                } else {
+                    "The capture ended, or the client gave up, before an answer could be expected."
+                }
             ),
             "Let the capture run for at least 30 seconds after the connector service has started, and stop it \
              cleanly so the file is complete.",

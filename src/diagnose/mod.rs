@@ -177,6 +177,21 @@ fn outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
             return (Outcome::Reset, format!("SYN answered by RST, frame {}", reset.frame.number));
         }
         let last_syn = conn.last_syn().map_or(conn.first.ts, |s| s.ts);
+        if let Some(abort) = conn.reset.filter(|r| r.from == Side::Client) {
+            // The client gave up on its own SYN (Zeek RSTOS0): unanswered only if it waited.
+            let waited = abort.frame.ts - last_syn;
+            return if waited >= ANSWER_GRACE_NANOS {
+                (
+                    Outcome::SynUnanswered,
+                    format!("{sent} SYN{} over {}, no answer; the client gave up", plural(sent), time::span(last_syn - conn.first.ts)),
+                )
+            } else {
+                (
+                    Outcome::Incomplete,
+                    format!("the client abandoned the attempt {} after its SYN (frame {})", time::span(waited), abort.frame.number),
+                )
+            };
+        }
         let waited = capture_end - last_syn;
         return if waited >= ANSWER_GRACE_NANOS {
             (

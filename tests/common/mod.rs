@@ -1,0 +1,91 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Set (as CI does) to turn "skipped: tool or data absent" into a failure.
+pub const REQUIRE_VAR: &str = "CAPDOC_REQUIRE_ORACLES";
+
+pub fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the project, when present.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = project_dir().join("../shared");
+    dir.is_dir().then_some(dir)
+}
+
+/// Reports a missing prerequisite: a skip for a newcomer, a failure in CI.
+pub fn skip(what: &str) {
+    if std::env::var_os(REQUIRE_VAR).is_some_and(|v| v != "0") {
+        panic!("{what} is required because {REQUIRE_VAR} is set");
+    }
+    eprintln!("skipped: {what} is not available");
+}
+
+pub fn have_tshark() -> bool {
+    Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Every capture file under `dir` (recognised by magic, as capdoc does), sorted.
+pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if capdoc::analyze::looks_like_capture(&path) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The public captures in `../shared/captures/public`, or none (after `skip`).
+pub fn public_captures() -> Vec<PathBuf> {
+    match shared_dir().map(|d| d.join("captures/public")).filter(|d| d.is_dir()) {
+        Some(dir) => captures_under(&dir),
+        None => {
+            skip("../shared/captures/public");
+            Vec::new()
+        }
+    }
+}
+
+/// The project's own captures in `captures/`.
+pub fn own_captures() -> Vec<PathBuf> {
+    captures_under(&project_dir().join("captures"))
+}
+
+/// Runs the capdoc binary built for these tests.
+pub fn capdoc(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_capdoc")).args(args).output().expect("capdoc runs")
+}
+
+/// Runs capdoc on one capture and parses its JSON report.
+pub fn json_report(path: &Path) -> serde_json::Value {
+    let out = capdoc(&["analyze", "--format", "json", path.to_str().expect("utf-8 path")]);
+    assert!(
+        matches!(out.status.code(), Some(0..=2)),
+        "{}: exit {:?}\n{}",
+        path.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{}: JSON: {e}", path.display()))
+}
+
+pub fn short(path: &Path) -> String {
+    let s = path.display().to_string();
+    match s.find("captures/") {
+        Some(i) => s[i..].to_string(),
+        None => s,
+    }
+}
