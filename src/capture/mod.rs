@@ -123,6 +123,7 @@ pub struct CaptureInfo {
     pub cut_at: Option<u64>,
     pub warnings: Vec<String>,
     suppressed_warnings: u64,
+    clamped_timestamps: bool,
 }
 
 /// At most this many distinct warnings are kept; the rest are counted.
@@ -475,12 +476,18 @@ impl ByteStream {
 }
 
 /// Converts a timestamp in `units_per_sec` ticks plus an offset in seconds to
-/// Unix nanoseconds, saturating instead of overflowing.
-pub(crate) fn ticks_to_nanos(ticks: u64, units_per_sec: u64, offset_secs: i64) -> i64 {
+/// Unix nanoseconds. Values beyond what i64 nanoseconds hold (years 1677-2262)
+/// are clamped and flagged in `info`, once per file.
+pub(crate) fn ticks_to_nanos(ticks: u64, units_per_sec: u64, offset_secs: i64, info: &mut CaptureInfo) -> i64 {
     let units = u128::from(units_per_sec.max(1));
-    let nanos = u128::from(ticks) * 1_000_000_000 / units;
-    let nanos = i128::try_from(nanos).unwrap_or(i128::MAX) + i128::from(offset_secs) * 1_000_000_000;
-    nanos.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    let nanos = i128::try_from(u128::from(ticks) * 1_000_000_000 / units).unwrap_or(i128::MAX)
+        + i128::from(offset_secs) * 1_000_000_000;
+    let clamped = nanos.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+    if clamped != nanos && !info.clamped_timestamps {
+        info.clamped_timestamps = true;
+        info.warn("some timestamps lie outside the years 1677-2262 and were clamped".to_string());
+    }
+    clamped as i64
 }
 
 /// Reads a whole capture and returns its info; for tests and tools that only count.
@@ -496,11 +503,15 @@ mod tests {
 
     #[test]
     fn ticks_convert_at_any_resolution() {
-        assert_eq!(ticks_to_nanos(1_500_000, 1_000_000, 0), 1_500_000_000);
-        assert_eq!(ticks_to_nanos(3, 1, 10), 13_000_000_000);
+        let mut info = CaptureInfo::default();
+        assert_eq!(ticks_to_nanos(1_500_000, 1_000_000, 0, &mut info), 1_500_000_000);
+        assert_eq!(ticks_to_nanos(3, 1, 10, &mut info), 13_000_000_000);
         // 2^-10 s resolution
-        assert_eq!(ticks_to_nanos(1024, 1024, 0), 1_000_000_000);
-        assert_eq!(ticks_to_nanos(u64::MAX, 1, 0), i64::MAX);
+        assert_eq!(ticks_to_nanos(1024, 1024, 0, &mut info), 1_000_000_000);
+        assert!(info.warnings.is_empty());
+        assert_eq!(ticks_to_nanos(u64::MAX, 1, 0, &mut info), i64::MAX);
+        assert_eq!(ticks_to_nanos(u64::MAX, 1, 0, &mut info), i64::MAX);
+        assert_eq!(info.warnings.len(), 1, "warned once");
     }
 
     #[test]
@@ -513,5 +524,200 @@ mod tests {
             .err()
             .expect("empty");
         assert!(matches!(err, CaptureError::Empty));
+    }
+}
+
+#[cfg(test)]
+mod pcapng_tests {
+    //! pcapng written block by block in both byte orders, to pin down what the
+    //! public captures do not cover: big-endian sections, several sections,
+    //! `if_tsresol`/`if_tsoffset`, EPB options, SPB, the obsolete Packet Block
+    //! and systemd journal export blocks in the frame numbering.
+    use super::*;
+
+    /// A SYN 192.0.2.1:40000 -> 203.0.113.5:443 as raw IPv4.
+    const SYN: [u8; 40] = [
+        0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 1, 203, 0, 113, 5, 0x9c, 0x40, 0x01, 0xbb, 0, 0, 0x03,
+        0xe8, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ];
+
+    struct Writer {
+        be: bool,
+        out: Vec<u8>,
+    }
+
+    impl Writer {
+        fn u16(&self, v: u16) -> [u8; 2] {
+            if self.be { v.to_be_bytes() } else { v.to_le_bytes() }
+        }
+        fn u32(&self, v: u32) -> [u8; 4] {
+            if self.be { v.to_be_bytes() } else { v.to_le_bytes() }
+        }
+        fn option(&self, code: u16, value: &[u8]) -> Vec<u8> {
+            let mut o = Vec::new();
+            o.extend(self.u16(code));
+            o.extend(self.u16(value.len() as u16));
+            o.extend(value);
+            while o.len() % 4 != 0 {
+                o.push(0);
+            }
+            o
+        }
+        fn block(&mut self, block_type: u32, body: &[u8]) {
+            let mut body = body.to_vec();
+            while body.len() % 4 != 0 {
+                body.push(0);
+            }
+            let len = 12 + body.len() as u32;
+            let mut b = Vec::new();
+            b.extend(self.u32(block_type));
+            b.extend(self.u32(len));
+            b.extend(body);
+            b.extend(self.u32(len));
+            self.out.extend(b);
+        }
+        fn shb(&mut self, app: &str) {
+            let mut body = Vec::new();
+            body.extend(self.u32(0x1A2B_3C4D));
+            body.extend(self.u16(1));
+            body.extend(self.u16(0));
+            body.extend((-1i64).to_le_bytes());
+            body.extend(self.option(4, app.as_bytes()));
+            body.extend(self.option(0, &[]));
+            self.block(0x0A0D_0D0A, &body);
+        }
+        fn idb(&mut self, link: u16, name: &str, tsresol: u8, tsoffset: i64) {
+            let mut body = Vec::new();
+            body.extend(self.u16(link));
+            body.extend(self.u16(0));
+            body.extend(self.u32(0));
+            body.extend(self.option(2, name.as_bytes()));
+            body.extend(self.option(9, &[tsresol]));
+            let off = if self.be { tsoffset.to_be_bytes() } else { tsoffset.to_le_bytes() };
+            body.extend(self.option(14, &off));
+            body.extend(self.option(0, &[]));
+            self.block(1, &body);
+        }
+        fn epb(&mut self, if_id: u32, ticks: u64, data: &[u8], orig_len: u32, options: &[Vec<u8>]) {
+            let mut body = Vec::new();
+            body.extend(self.u32(if_id));
+            body.extend(self.u32((ticks >> 32) as u32));
+            body.extend(self.u32(ticks as u32));
+            body.extend(self.u32(data.len() as u32));
+            body.extend(self.u32(orig_len));
+            body.extend(data);
+            while body.len() % 4 != 0 {
+                body.push(0);
+            }
+            for o in options {
+                body.extend(o);
+            }
+            if !options.is_empty() {
+                body.extend(self.option(0, &[]));
+            }
+            self.block(6, &body);
+        }
+    }
+
+    fn sample(be: bool) -> Vec<u8> {
+        let mut w = Writer { be, out: Vec::new() };
+        w.shb("capdoc test");
+        w.idb(101, "nic0", 9, 0); // raw IP, nanoseconds
+        w.idb(1, "eth1", 6, 100); // Ethernet, microseconds, +100 s
+        let flags = w.option(2, &w.u32(2));
+        let packet_id = w.option(5, &if be { 77u64.to_be_bytes() } else { 77u64.to_le_bytes() });
+        let verdict = w.option(7, &[2, 1, 0, 0, 0, 0, 0, 0, 0]);
+        let comment = w.option(1, b"PID=1234 TID=5678");
+        w.epb(0, 1_500_000_000, &SYN, 40, &[flags, packet_id, verdict, comment]);
+        w.block(9, b"__CURSOR=x\n"); // systemd journal export: a frame without a packet
+        let mut eth = vec![0u8; 12];
+        eth.extend([0x08, 0x00]);
+        eth.extend(&SYN[..30]);
+        w.epb(1, 2_000_000, &eth, 54, &[]);
+        // The obsolete Packet Block on interface 0.
+        let mut pb = Vec::new();
+        pb.extend(w.u16(0));
+        pb.extend(w.u16(0));
+        pb.extend(w.u32(0));
+        pb.extend(w.u32(3_000_000_000));
+        pb.extend(w.u32(SYN.len() as u32));
+        pb.extend(w.u32(SYN.len() as u32));
+        pb.extend(SYN);
+        w.block(2, &pb);
+        // A second section with a Simple Packet Block.
+        w.shb("second");
+        w.idb(101, "nic9", 6, 0);
+        let mut spb = Vec::new();
+        spb.extend(w.u32(SYN.len() as u32));
+        spb.extend(SYN);
+        w.block(3, &spb);
+        w.out
+    }
+
+    fn read(bytes: Vec<u8>) -> (Vec<(u64, i64, usize, usize, PacketMeta, Option<Vec<u8>>)>, CaptureInfo) {
+        let mut r = CaptureReader::from_reader(Box::new(std::io::Cursor::new(bytes)), Limits::default()).expect("opens");
+        let mut frames = Vec::new();
+        while let Some(f) = r.next_frame() {
+            frames.push((f.number, f.ts_nanos, f.interface, f.data.len(), f.meta, f.comment.map(<[u8]>::to_vec)));
+        }
+        (frames, r.info)
+    }
+
+    #[test]
+    fn both_byte_orders_read_the_same() {
+        for be in [false, true] {
+            let (frames, info) = read(sample(be));
+            let numbers: Vec<u64> = frames.iter().map(|f| f.0).collect();
+            // Frame 2 is the journal export block: counted, not returned.
+            assert_eq!(numbers, vec![1, 3, 4, 5], "be={be}");
+            assert_eq!(info.frames, 5);
+            assert_eq!(frames[0].1, 1_500_000_000, "nanosecond resolution");
+            assert_eq!(frames[1].1, 102_000_000_000, "microseconds plus if_tsoffset");
+            assert_eq!(frames[1].2, 1);
+            assert_eq!(frames[1].3, 44);
+            assert_eq!(info.truncated_packets, 1);
+            let meta = frames[0].4;
+            assert_eq!(meta.direction, Some(Direction::Outbound));
+            assert_eq!(meta.packet_id, Some(77));
+            assert!(meta.dropped);
+            assert_eq!(frames[0].5.as_deref(), Some(&b"PID=1234 TID=5678"[..]));
+            assert_eq!(frames[2].1, 3_000_000_000, "obsolete packet block");
+            assert_eq!(frames[3].2, 2, "second section's interface 0 is the third interface");
+            assert_eq!(frames[3].1, 3_000_000_000, "SPB carries the previous timestamp");
+            assert_eq!(info.sections.len(), 2);
+            assert_eq!(info.application(), Some("capdoc test"));
+            let names: Vec<_> = info.interfaces.iter().map(|i| i.name.clone().unwrap_or_default()).collect();
+            assert_eq!(names, ["nic0", "eth1", "nic9"]);
+        }
+    }
+
+    #[test]
+    fn cut_anywhere_keeps_what_came_before() {
+        let whole = sample(false);
+        let (all, _) = read(whole.clone());
+        for cut in 0..whole.len() {
+            let bytes = whole[..cut].to_vec();
+            let Ok(mut r) = CaptureReader::from_reader(Box::new(std::io::Cursor::new(bytes)), Limits::default()) else {
+                continue;
+            };
+            let mut n = 0;
+            while r.next_frame().is_some() {
+                n += 1;
+            }
+            assert!(n <= all.len());
+            let at_boundary = r.info.cut_at.is_none();
+            assert!(at_boundary || r.info.warnings.iter().any(|w| w.contains("offset")), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn huge_block_length_is_refused_not_allocated() {
+        let mut bytes = sample(false);
+        let shb_len = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+        // Claim 4 GiB - 4 for the first IDB.
+        bytes[shb_len + 4..shb_len + 8].copy_from_slice(&0xFFFF_FFFCu32.to_le_bytes());
+        let (frames, info) = read(bytes);
+        assert!(frames.is_empty());
+        assert!(info.warnings.iter().any(|w| w.contains("over the limit")), "{:?}", info.warnings);
     }
 }

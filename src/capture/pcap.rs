@@ -106,7 +106,7 @@ pub(crate) fn next_record(
             // Seconds and sub-seconds as two fields: add, do not trust sub < 1 s.
             let ticks = u64::from(frame.ts_sec) * sub + u64::from(frame.ts_usec);
             Record {
-                ts_nanos: ticks_to_nanos(ticks, sub, 0),
+                ts_nanos: ticks_to_nanos(ticks, sub, 0, info),
                 interface: 0,
                 link_type: state.link_type,
                 orig_len: frame.origlen,

@@ -24,6 +24,7 @@ const SHB_OS: u16 = 3;
 const SHB_USERAPPL: u16 = 4;
 const IF_NAME: u16 = 2;
 const IF_DESCRIPTION: u16 = 3;
+const IF_TSOFFSET: u16 = 14;
 const EPB_FLAGS: u16 = 2;
 const EPB_PACKETID: u16 = 5;
 const EPB_VERDICT: u16 = 7;
@@ -174,10 +175,17 @@ fn interpret(
         Block::InterfaceDescription(idb) => {
             let mut name = None;
             let mut description = None;
+            // pcap-parser reads if_tsoffset as little-endian whatever the section's order.
+            let mut offset_secs = 0i64;
             for opt in &idb.options {
                 match opt.code.0 {
                     IF_NAME => name = text(opt),
                     IF_DESCRIPTION => description = text(opt),
+                    IF_TSOFFSET => {
+                        if let Some(b) = option_value(opt).get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                            offset_secs = if state.big_endian { i64::from_be_bytes(b) } else { i64::from_le_bytes(b) };
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -191,7 +199,7 @@ fn interpret(
             });
             state.clocks.push(Clock {
                 units_per_sec,
-                offset_secs: idb.if_tsoffset,
+                offset_secs,
             });
             info.interfaces.push(Interface {
                 name,
@@ -207,7 +215,7 @@ fn interpret(
             let Some((interface, link_type, clock)) = interface(state, info, epb.if_id) else {
                 return Step::Frame(None);
             };
-            let ts_nanos = ticks_to_nanos(ticks, clock.units_per_sec, clock.offset_secs);
+            let ts_nanos = ticks_to_nanos(ticks, clock.units_per_sec, clock.offset_secs, info);
             state.last_ts = ts_nanos;
             let (meta, comment) = packet_meta(&epb.options, state.big_endian);
             Step::Frame(Some(Record {
@@ -292,7 +300,7 @@ fn legacy_packet(state: &mut State, bytes: &[u8], base: usize, info: &mut Captur
     let Some((interface, link_type, clock)) = interface(state, info, u32::from(if_id)) else {
         return Step::Frame(None);
     };
-    let ts_nanos = ticks_to_nanos(ticks, clock.units_per_sec, clock.offset_secs);
+    let ts_nanos = ticks_to_nanos(ticks, clock.units_per_sec, clock.offset_secs, info);
     state.last_ts = ts_nanos;
     Step::Frame(Some(Record {
         ts_nanos,
@@ -322,11 +330,11 @@ fn packet_meta<'a>(options: &'a [PcapNGOption<'a>], big_endian: bool) -> (Packet
         Some(if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
     };
     for opt in options {
-        let value = opt.value();
+        let value = option_value(opt);
         match opt.code.0 {
             OPT_COMMENT => {
                 if let std::borrow::Cow::Borrowed(v) = &opt.value {
-                    comment = Some(*v);
+                    comment = Some(&v[..usize::from(opt.len).min(v.len())]);
                 }
             }
             EPB_FLAGS => {
@@ -360,8 +368,14 @@ fn packet_meta<'a>(options: &'a [PcapNGOption<'a>], big_endian: bool) -> (Packet
     (meta, comment)
 }
 
+/// The option's value without its padding to 32 bits.
+fn option_value<'a>(opt: &'a PcapNGOption<'_>) -> &'a [u8] {
+    let value = opt.value();
+    &value[..usize::from(opt.len).min(value.len())]
+}
+
 fn text(opt: &PcapNGOption<'_>) -> Option<String> {
-    let raw = opt.value();
+    let raw = option_value(opt);
     // Writers sometimes include the terminating NUL in the option length.
     let raw = raw.split(|&b| b == 0).next().unwrap_or_default();
     (!raw.is_empty()).then(|| String::from_utf8_lossy(raw).into_owned())
