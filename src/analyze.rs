@@ -5,7 +5,7 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
-use crate::capture::{CaptureError, CaptureInfo, CaptureReader, LinkType, Limits};
+use crate::capture::{CaptureError, CaptureInfo, CaptureReader, Limits, LinkType};
 use crate::decode::{duplicate::DuplicateFilter, Decoder, LinkSkip, Skip, Transport};
 use crate::diagnose;
 use crate::endpoints::Table;
@@ -49,7 +49,10 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
     let mut connections = ConnectionTable::new(opts.flow_limits);
     let mut unsupported_links = BTreeMap::new();
     while let Some(frame) = reader.next_frame() {
-        let at = FrameRef { number: frame.number, ts: frame.ts_nanos };
+        let at = FrameRef {
+            number: frame.number,
+            ts: frame.ts_nanos,
+        };
         let packet = match decoder.decode(frame.link_type, frame.data, frame.ts_nanos) {
             Ok(p) => p,
             Err(Skip::Link(LinkSkip::UnsupportedLink)) => {

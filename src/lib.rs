@@ -6,10 +6,10 @@
 //! (attempts, outcomes, findings) → [`report`] (text, JSON).
 #![forbid(unsafe_code)]
 
+pub mod analyze;
 pub mod capture;
 pub mod decode;
-pub mod flow;
-pub mod endpoints;
-pub mod analyze;
 pub mod diagnose;
+pub mod endpoints;
+pub mod flow;
 pub mod report;

@@ -93,8 +93,10 @@ fn main() -> ExitCode {
 
 fn load_table(path: Option<&Path>) -> io::Result<Table> {
     let Some(path) = path else { return Ok(Table::public()) };
-    let text = std::fs::read_to_string(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    Table::parse(&text, &path.display().to_string()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    let text =
+        std::fs::read_to_string(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    Table::parse(&text, &path.display().to_string())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
 }
 
 /// A capture to analyse, with the name reports show for it.
@@ -114,13 +116,19 @@ fn expand(inputs: &[PathBuf]) -> Vec<Input> {
             files.sort();
             for file in files {
                 if analyze::looks_like_capture(&file) {
-                    out.push(Input { shown: file.display().to_string(), path: file });
+                    out.push(Input {
+                        shown: file.display().to_string(),
+                        path: file,
+                    });
                 } else {
                     eprintln!("capdoc: skipped {} (not a capture)", file.display());
                 }
             }
         } else {
-            out.push(Input { shown: path.display().to_string(), path: path.clone() });
+            out.push(Input {
+                shown: path.display().to_string(),
+                path: path.clone(),
+            });
         }
     }
     out
@@ -149,7 +157,11 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, depth: usize) {
 
 fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
     let table = load_table(args.urls.as_deref())?;
-    let opts = Options { host: args.host, table, ..Options::default() };
+    let opts = Options {
+        host: args.host,
+        table,
+        ..Options::default()
+    };
     let inputs = expand(&args.inputs);
     let analyze_one = |input: &Input| analyze::analyze_path(&input.path, &input.shown, &opts);
     let reports: Vec<CaptureReport> = match args.jobs {
@@ -208,7 +220,11 @@ fn run_urls(urls: Option<&Path>) -> io::Result<ExitCode> {
     writeln!(out, "# {}", table.label())?;
     writeln!(out, "{:<40} {:>5}  {:<24} status", "pattern", "port", "purpose")?;
     for row in &table.rows {
-        writeln!(out, "{:<40} {:>5}  {:<24} {}", row.pattern, row.port, row.purpose, row.status)?;
+        writeln!(
+            out,
+            "{:<40} {:>5}  {:<24} {}",
+            row.pattern, row.port, row.purpose, row.status
+        )?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -15,9 +15,14 @@ fn temp_dir(tag: &str) -> PathBuf {
 
 /// Any capture of ours or the public ones with at least one attempt.
 fn some_capture() -> Option<PathBuf> {
-    common::own_captures().into_iter().chain(common::public_captures()).find(|f| {
-        common::json_report(f)["attempts"].as_array().is_some_and(|a| !a.is_empty())
-    })
+    common::own_captures()
+        .into_iter()
+        .chain(common::public_captures())
+        .find(|f| {
+            common::json_report(f)["attempts"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
 }
 
 #[test]
@@ -28,7 +33,10 @@ fn not_a_capture_is_an_error_naming_the_file_with_exit_2() {
     let out = common::capdoc(&["analyze", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("readme.txt") && stderr.contains("not a capture"), "{stderr}");
+    assert!(
+        stderr.contains("readme.txt") && stderr.contains("not a capture"),
+        "{stderr}"
+    );
     let empty = dir.join("empty.pcap");
     std::fs::write(&empty, b"").expect("write");
     let out = common::capdoc(&["analyze", empty.to_str().unwrap()]);
@@ -39,7 +47,9 @@ fn not_a_capture_is_an_error_naming_the_file_with_exit_2() {
 
 #[test]
 fn folders_are_walked_and_non_captures_skipped() {
-    let Some(capture) = some_capture() else { return common::skip("a capture with attempts") };
+    let Some(capture) = some_capture() else {
+        return common::skip("a capture with attempts");
+    };
     let dir = temp_dir("walk");
     std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
     std::fs::copy(&capture, dir.join("sub/b.bin")).expect("copy");
@@ -49,10 +59,18 @@ fn folders_are_walked_and_non_captures_skipped() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let files: Vec<String> = stdout
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("jsonl line")["file"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("jsonl line")["file"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(files.len(), 2, "{stdout}");
-    assert!(files[0].ends_with("a.pcap") && files[1].ends_with("sub/b.bin"), "{files:?}");
+    assert!(
+        files[0].ends_with("a.pcap") && files[1].ends_with("sub/b.bin"),
+        "{files:?}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("skipped"));
     assert_ne!(out.status.code(), Some(2), "skipped files are not errors");
     std::fs::remove_dir_all(&dir).ok();
@@ -60,7 +78,9 @@ fn folders_are_walked_and_non_captures_skipped() {
 
 #[test]
 fn stdin_gives_the_same_report_as_the_file() {
-    let Some(capture) = some_capture() else { return common::skip("a capture with attempts") };
+    let Some(capture) = some_capture() else {
+        return common::skip("a capture with attempts");
+    };
     let from_file = common::json_report(&capture);
     let mut child = Command::new(env!("CARGO_BIN_EXE_capdoc"))
         .args(["analyze", "--format", "json", "-"])
@@ -69,7 +89,12 @@ fn stdin_gives_the_same_report_as_the_file() {
         .spawn()
         .expect("spawn");
     let bytes = std::fs::read(&capture).expect("read");
-    child.stdin.take().expect("stdin").write_all(&bytes).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&bytes)
+        .expect("write stdin");
     let out = child.wait_with_output().expect("wait");
     let from_stdin: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(from_stdin["file"], "-");
@@ -79,7 +104,11 @@ fn stdin_gives_the_same_report_as_the_file() {
 
 #[test]
 fn json_with_several_captures_is_an_array_in_input_order() {
-    let files: Vec<PathBuf> = common::own_captures().into_iter().chain(common::public_captures()).take(3).collect();
+    let files: Vec<PathBuf> = common::own_captures()
+        .into_iter()
+        .chain(common::public_captures())
+        .take(3)
+        .collect();
     if files.len() < 3 {
         return common::skip("three captures");
     }
@@ -89,7 +118,12 @@ fn json_with_several_captures_is_an_array_in_input_order() {
         .collect();
     let out = common::capdoc(&args);
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json array");
-    let names: Vec<&str> = reports.as_array().expect("array").iter().map(|r| r["file"].as_str().unwrap()).collect();
+    let names: Vec<&str> = reports
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
     let expected: Vec<&str> = files.iter().rev().map(|f| f.to_str().unwrap()).collect();
     assert_eq!(names, expected);
 }
@@ -98,12 +132,37 @@ fn json_with_several_captures_is_an_array_in_input_order() {
 fn exit_code_follows_the_worst_finding() {
     for file in common::own_captures().into_iter().chain(common::public_captures()) {
         let report = common::json_report(&file);
-        let has_error = report["findings"].as_array().unwrap().iter().any(|f| f["severity"] == "error");
-        let has_warning = report["findings"].as_array().unwrap().iter().any(|f| f["severity"] == "warning");
+        let has_error = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "error");
+        let has_warning = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "warning");
         let out = common::capdoc(&["analyze", "--format", "json", file.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(if has_error { 1 } else { 0 }), "{}", file.display());
-        let out = common::capdoc(&["analyze", "--fail-on", "warning", "--format", "json", file.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(if has_error || has_warning { 1 } else { 0 }), "{}", file.display());
+        assert_eq!(
+            out.status.code(),
+            Some(if has_error { 1 } else { 0 }),
+            "{}",
+            file.display()
+        );
+        let out = common::capdoc(&[
+            "analyze",
+            "--fail-on",
+            "warning",
+            "--format",
+            "json",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(if has_error || has_warning { 1 } else { 0 }),
+            "{}",
+            file.display()
+        );
     }
 }
 
@@ -111,7 +170,10 @@ fn exit_code_follows_the_worst_finding() {
 fn urls_prints_the_table_and_accepts_a_users_table() {
     let out = common::capdoc(&["urls"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("*.msappproxy.net") && text.contains("crl3.digicert.com"), "{text}");
+    assert!(
+        text.contains("*.msappproxy.net") && text.contains("crl3.digicert.com"),
+        "{text}"
+    );
     let dir = temp_dir("urls");
     let mine = dir.join("mine.tsv");
     std::fs::write(&mine, "@name\tmine\n*.example.net\t443\tconnector-service\trequired\n").expect("write");

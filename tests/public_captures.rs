@@ -38,7 +38,9 @@ fn report_of(rel: &str) -> Option<serde_json::Value> {
 #[test]
 fn cut_off_file_reports_the_offset() {
     // PROVENANCE: "cut short in the middle of the second record".
-    let Some(r) = report_of("ndpi/fuzz-2021-10-13.pcap") else { return };
+    let Some(r) = report_of("ndpi/fuzz-2021-10-13.pcap") else {
+        return;
+    };
     let warnings = r["capture"]["warnings"].to_string();
     assert!(warnings.contains("offset 24"), "{warnings}");
     // The FCS bits of the link-type field are masked off: NULL/loopback.
@@ -48,7 +50,9 @@ fn cut_off_file_reports_the_offset() {
 #[test]
 fn capture_duplicate_syn_is_not_a_retransmit() {
     // PROVENANCE: the second SYN is a capture duplicate 6 ms later.
-    let Some(r) = report_of("ndpi/psiphon3.pcap") else { return };
+    let Some(r) = report_of("ndpi/psiphon3.pcap") else {
+        return;
+    };
     assert_eq!(r["attempts"][0]["syn_retransmits"], 0);
     assert!(r["capture"]["duplicates_folded"].as_u64().unwrap_or(0) >= 1);
     assert!(r["findings"].to_string().contains("capture-duplicates"));
@@ -57,7 +61,9 @@ fn capture_duplicate_syn_is_not_a_retransmit() {
 #[test]
 fn syn_abandoned_by_its_own_client_is_not_a_reset() {
     // PROVENANCE: the RST comes from the originator 0.3 ms after its SYN (Zeek: RSTOS0).
-    let Some(r) = report_of("zeek/syn-then-rst.pcap") else { return };
+    let Some(r) = report_of("zeek/syn-then-rst.pcap") else {
+        return;
+    };
     let a = &r["attempts"][0];
     assert_eq!(a["conn_state"], "RSTOS0");
     assert_eq!(a["outcome"], "incomplete");
@@ -67,7 +73,9 @@ fn syn_abandoned_by_its_own_client_is_not_a_reset() {
 #[test]
 fn vlan_syn_retransmit_is_counted() {
     // PROVENANCE: 802.1Q VLAN 3136, SYN to port 80 retransmitted after ~1 s, then answered.
-    let Some(r) = report_of("suricata-verify/bug-4376/syn_retransmit_with_ts.pcap") else { return };
+    let Some(r) = report_of("suricata-verify/bug-4376/syn_retransmit_with_ts.pcap") else {
+        return;
+    };
     let a = &r["attempts"][0];
     assert_eq!(a["syn_retransmits"], 1);
     assert_eq!(a["outcome"], "ok");
@@ -77,14 +85,18 @@ fn vlan_syn_retransmit_is_counted() {
 #[test]
 fn fragmented_request_is_reassembled() {
     // PROVENANCE: an HTTP request in 11 IPv4 fragments.
-    let Some(r) = report_of("pcapplusplus/frag_http_req.pcap") else { return };
+    let Some(r) = report_of("pcapplusplus/frag_http_req.pcap") else {
+        return;
+    };
     let c = &r["connections"][0];
     assert!(c["client_bytes"].as_u64().unwrap_or(0) > 1000, "{c}");
 }
 
 #[test]
 fn unsupported_link_type_is_named_not_fatal() {
-    let Some(r) = report_of("pcapplusplus/microsecs_big_endian.pcap") else { return };
+    let Some(r) = report_of("pcapplusplus/microsecs_big_endian.pcap") else {
+        return;
+    };
     assert!(r["error"].is_null());
     assert_eq!(r["capture"]["unsupported_link_frames"][0]["link_type"], "NETLINK");
     assert!(r["findings"].to_string().contains("capture-unsupported-link"));
@@ -92,8 +104,13 @@ fn unsupported_link_type_is_named_not_fatal() {
 
 #[test]
 fn multi_interface_pcapng_keeps_each_link_type() {
-    let Some(r) = report_of("pcapplusplus/many_interfaces-1.pcapng") else { return };
+    let Some(r) = report_of("pcapplusplus/many_interfaces-1.pcapng") else {
+        return;
+    };
     assert_eq!(r["capture"]["interfaces"].as_array().map(Vec::len), Some(11));
     let links = r["capture"]["link_types"].to_string();
-    assert!(links.contains("ETHERNET") && links.contains("NULL") && links.contains("RAW"), "{links}");
+    assert!(
+        links.contains("ETHERNET") && links.contains("NULL") && links.contains("RAW"),
+        "{links}"
+    );
 }

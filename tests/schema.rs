@@ -28,8 +28,15 @@ fn validators() -> Vec<(String, jsonschema::Validator)> {
 
 fn check(report: &Value, name: &str, validators: &[(String, jsonschema::Validator)]) {
     for (schema, v) in validators {
-        let errors: Vec<String> = v.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-        assert!(errors.is_empty(), "{name} does not match {schema}:\n{}", errors.join("\n"));
+        let errors: Vec<String> = v
+            .iter_errors(report)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{name} does not match {schema}:\n{}",
+            errors.join("\n")
+        );
     }
 }
 
@@ -49,8 +56,14 @@ fn the_schema_rejects_a_wrong_report() {
     let validators = validators();
     let mut files = common::own_captures();
     files.extend(common::public_captures());
-    let file = files.iter().find(|f| common::json_report(f)["attempts"].as_array().is_some_and(|a| !a.is_empty()));
-    let Some(file) = file else { return common::skip("a capture with attempts") };
+    let file = files.iter().find(|f| {
+        common::json_report(f)["attempts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    let Some(file) = file else {
+        return common::skip("a capture with attempts");
+    };
     let mut report = common::json_report(file);
     report["attempts"][0]["outcome"] = Value::from("blocked-ish");
     for (schema, v) in &validators {
@@ -66,7 +79,10 @@ fn error_reports_match_the_schema() {
     let bogus = dir.join("notes.txt");
     std::fs::write(&bogus, "not a capture at all").expect("write");
     let report = common::json_report(&bogus);
-    assert!(report["error"].as_str().is_some_and(|e| e.contains("not a capture")), "{report}");
+    assert!(
+        report["error"].as_str().is_some_and(|e| e.contains("not a capture")),
+        "{report}"
+    );
     check(&report, "error report", &validators);
     std::fs::remove_dir_all(&dir).ok();
 }

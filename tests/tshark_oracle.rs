@@ -24,7 +24,10 @@ fn tshark_lines(file: &Path, args: &[&str]) -> Vec<String> {
         .args(args)
         .output()
         .expect("tshark runs");
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 struct Counts {
@@ -33,15 +36,28 @@ struct Counts {
 }
 
 fn tshark_counts(file: &Path) -> Counts {
-    let conversations = tshark_lines(file, &["-q", "-z", "conv,tcp"]).iter().filter(|l| l.contains("<->")).count();
+    let conversations = tshark_lines(file, &["-q", "-z", "conv,tcp"])
+        .iter()
+        .filter(|l| l.contains("<->"))
+        .count();
     let syn_retransmits = tshark_lines(
         file,
-        &["-Y", "tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.analysis.retransmission", "-T", "fields", "-e", "frame.number"],
+        &[
+            "-Y",
+            "tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.analysis.retransmission",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ],
     )
     .iter()
     .filter(|l| !l.trim().is_empty())
     .count();
-    Counts { conversations, syn_retransmits }
+    Counts {
+        conversations,
+        syn_retransmits,
+    }
 }
 
 fn capdoc_counts(file: &Path) -> Counts {
@@ -52,11 +68,21 @@ fn capdoc_counts(file: &Path) -> Counts {
         .map(|c| {
             let a = c["client"].as_str().unwrap_or_default().to_string();
             let b = c["server"].as_str().unwrap_or_default().to_string();
-            if a <= b { (a, b) } else { (b, a) }
+            if a <= b {
+                (a, b)
+            } else {
+                (b, a)
+            }
         })
         .collect();
-    let syn_retransmits = connections.iter().map(|c| c["syn_retransmits"].as_u64().unwrap_or(0) as usize).sum();
-    Counts { conversations: tuples.len(), syn_retransmits }
+    let syn_retransmits = connections
+        .iter()
+        .map(|c| c["syn_retransmits"].as_u64().unwrap_or(0) as usize)
+        .sum();
+    Counts {
+        conversations: tuples.len(),
+        syn_retransmits,
+    }
 }
 
 fn compare(files: &[std::path::PathBuf]) {
@@ -72,14 +98,20 @@ fn compare(files: &[std::path::PathBuf]) {
         match (same, known) {
             (true, None) => {}
             (false, Some((_, why))) => eprintln!("{name}: differs as expected: {why}"),
-            (true, Some(_)) => failures.push(format!("{name}: listed as a known difference but now agrees; update the list")),
+            (true, Some(_)) => failures.push(format!(
+                "{name}: listed as a known difference but now agrees; update the list"
+            )),
             (false, None) => failures.push(format!(
                 "{name}: capdoc {} conversations / {} SYN retransmits, tshark {} / {}",
                 ours.conversations, ours.syn_retransmits, theirs.conversations, theirs.syn_retransmits
             )),
         }
     }
-    assert!(failures.is_empty(), "disagreements with tshark:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "disagreements with tshark:\n{}",
+        failures.join("\n")
+    );
     eprintln!("{compared} captures agree with tshark");
 }
 

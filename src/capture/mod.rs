@@ -274,12 +274,8 @@ impl CaptureReader {
                 return None;
             }
             let step = match &mut self.kind {
-                Kind::Pcap(state) => {
-                    pcap::next_record(state, &mut self.stream, &mut self.info, &self.limits)
-                }
-                Kind::PcapNg(state) => {
-                    pcapng::next_block(state, &mut self.stream, &mut self.info, &self.limits)
-                }
+                Kind::Pcap(state) => pcap::next_record(state, &mut self.stream, &mut self.info, &self.limits),
+                Kind::PcapNg(state) => pcapng::next_block(state, &mut self.stream, &mut self.info, &self.limits),
             };
             match step {
                 Step::Frame(record) => {
@@ -455,9 +451,7 @@ impl ByteStream {
     }
 
     pub fn slice(&self, span: Span) -> &[u8] {
-        self.buf
-            .get(span.start..span.start + span.len)
-            .unwrap_or_default()
+        self.buf.get(span.start..span.start + span.len).unwrap_or_default()
     }
 
     /// Converts a failed or short `fill` into the warning the report shows.
@@ -548,10 +542,18 @@ mod pcapng_tests {
 
     impl Writer {
         fn u16(&self, v: u16) -> [u8; 2] {
-            if self.be { v.to_be_bytes() } else { v.to_le_bytes() }
+            if self.be {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
         }
         fn u32(&self, v: u32) -> [u8; 4] {
-            if self.be { v.to_be_bytes() } else { v.to_le_bytes() }
+            if self.be {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
         }
         fn option(&self, code: u16, value: &[u8]) -> Vec<u8> {
             let mut o = Vec::new();
@@ -593,7 +595,11 @@ mod pcapng_tests {
             body.extend(self.u32(0));
             body.extend(self.option(2, name.as_bytes()));
             body.extend(self.option(9, &[tsresol]));
-            let off = if self.be { tsoffset.to_be_bytes() } else { tsoffset.to_le_bytes() };
+            let off = if self.be {
+                tsoffset.to_be_bytes()
+            } else {
+                tsoffset.to_le_bytes()
+            };
             body.extend(self.option(14, &off));
             body.extend(self.option(0, &[]));
             self.block(1, &body);
@@ -654,11 +660,22 @@ mod pcapng_tests {
         w.out
     }
 
-    fn read(bytes: Vec<u8>) -> (Vec<(u64, i64, usize, usize, PacketMeta, Option<Vec<u8>>)>, CaptureInfo) {
-        let mut r = CaptureReader::from_reader(Box::new(std::io::Cursor::new(bytes)), Limits::default()).expect("opens");
+    /// Frame number, time, interface, captured length, metadata, comment.
+    type Seen = (u64, i64, usize, usize, PacketMeta, Option<Vec<u8>>);
+
+    fn read(bytes: Vec<u8>) -> (Vec<Seen>, CaptureInfo) {
+        let mut r =
+            CaptureReader::from_reader(Box::new(std::io::Cursor::new(bytes)), Limits::default()).expect("opens");
         let mut frames = Vec::new();
         while let Some(f) = r.next_frame() {
-            frames.push((f.number, f.ts_nanos, f.interface, f.data.len(), f.meta, f.comment.map(<[u8]>::to_vec)));
+            frames.push((
+                f.number,
+                f.ts_nanos,
+                f.interface,
+                f.data.len(),
+                f.meta,
+                f.comment.map(<[u8]>::to_vec),
+            ));
         }
         (frames, r.info)
     }
@@ -686,7 +703,11 @@ mod pcapng_tests {
             assert_eq!(frames[3].1, 3_000_000_000, "SPB carries the previous timestamp");
             assert_eq!(info.sections.len(), 2);
             assert_eq!(info.application(), Some("capdoc test"));
-            let names: Vec<_> = info.interfaces.iter().map(|i| i.name.clone().unwrap_or_default()).collect();
+            let names: Vec<_> = info
+                .interfaces
+                .iter()
+                .map(|i| i.name.clone().unwrap_or_default())
+                .collect();
             assert_eq!(names, ["nic0", "eth1", "nic9"]);
         }
     }
@@ -706,7 +727,10 @@ mod pcapng_tests {
             }
             assert!(n <= all.len());
             let at_boundary = r.info.cut_at.is_none();
-            assert!(at_boundary || r.info.warnings.iter().any(|w| w.contains("offset")), "cut {cut}");
+            assert!(
+                at_boundary || r.info.warnings.iter().any(|w| w.contains("offset")),
+                "cut {cut}"
+            );
         }
     }
 
@@ -718,6 +742,10 @@ mod pcapng_tests {
         bytes[shb_len + 4..shb_len + 8].copy_from_slice(&0xFFFF_FFFCu32.to_le_bytes());
         let (frames, info) = read(bytes);
         assert!(frames.is_empty());
-        assert!(info.warnings.iter().any(|w| w.contains("over the limit")), "{:?}", info.warnings);
+        assert!(
+            info.warnings.iter().any(|w| w.contains("over the limit")),
+            "{:?}",
+            info.warnings
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! header and the captured bytes. The magic gives byte order and whether the
 //! sub-second field counts microseconds or nanoseconds.
 
-use super::{ticks_to_nanos, ByteStream, CaptureError, CaptureInfo, Interface, LinkType, Limits, Record, Span, Step};
+use super::{ticks_to_nanos, ByteStream, CaptureError, CaptureInfo, Interface, Limits, LinkType, Record, Span, Step};
 use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header};
 
 const FILE_HEADER_LEN: usize = 24;
@@ -23,7 +23,10 @@ pub(crate) fn read_header(stream: &mut ByteStream, info: &mut CaptureInfo) -> Re
     let head = stream.fill(FILE_HEADER_LEN)?;
     let bad = |reason: String| CaptureError::BadHeader { format: "pcap", reason };
     if head.len() < FILE_HEADER_LEN {
-        return Err(bad(format!("the file header needs 24 bytes, the file has {}", head.len())));
+        return Err(bad(format!(
+            "the file header needs 24 bytes, the file has {}",
+            head.len()
+        )));
     }
     let (_, header) = parse_pcap_header(head).map_err(|e| bad(format!("{e:?}")))?;
     // The upper bits of the field carry FCS information (draft-ietf-opsawg-pcap section 4).
@@ -45,13 +48,12 @@ pub(crate) fn read_header(stream: &mut ByteStream, info: &mut CaptureInfo) -> Re
     Ok(state)
 }
 
-pub(crate) fn next_record(
-    state: &mut State,
-    stream: &mut ByteStream,
-    info: &mut CaptureInfo,
-    limits: &Limits,
-) -> Step {
-    let header_len = if state.modified { MODIFIED_RECORD_HEADER_LEN } else { RECORD_HEADER_LEN };
+pub(crate) fn next_record(state: &mut State, stream: &mut ByteStream, info: &mut CaptureInfo, limits: &Limits) -> Step {
+    let header_len = if state.modified {
+        MODIFIED_RECORD_HEADER_LEN
+    } else {
+        RECORD_HEADER_LEN
+    };
     let record_offset = stream.offset();
     let have = match stream.fill(header_len) {
         Ok(bytes) => bytes.len(),
@@ -62,7 +64,9 @@ pub(crate) fn next_record(
     };
     if have == 0 {
         if let Some(e) = stream.read_error.take() {
-            info.warn(format!("read error at offset {record_offset}: {e}; results are up to that point"));
+            info.warn(format!(
+                "read error at offset {record_offset}: {e}; results are up to that point"
+            ));
         }
         return Step::End;
     }
@@ -74,7 +78,11 @@ pub(crate) fn next_record(
     }
     let head = &stream.fill(header_len).unwrap_or_default()[..header_len];
     let caplen_bytes = [head[8], head[9], head[10], head[11]];
-    let caplen = if state.big_endian { u32::from_be_bytes(caplen_bytes) } else { u32::from_le_bytes(caplen_bytes) } as usize;
+    let caplen = if state.big_endian {
+        u32::from_be_bytes(caplen_bytes)
+    } else {
+        u32::from_le_bytes(caplen_bytes)
+    } as usize;
     if caplen > limits.max_record {
         info.warn(format!(
             "record at offset {record_offset} claims {caplen} captured bytes, over the limit of {}; the rest of the file is not read",
@@ -116,7 +124,9 @@ pub(crate) fn next_record(
             }
         }
         Err(e) => {
-            info.warn(format!("record at offset {record_offset} cannot be parsed ({e:?}); the rest of the file is not read"));
+            info.warn(format!(
+                "record at offset {record_offset} cannot be parsed ({e:?}); the rest of the file is not read"
+            ));
             info.cut_at = Some(record_offset);
             return Step::End;
         }

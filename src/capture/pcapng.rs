@@ -4,8 +4,8 @@
 //! again; the section header's byte-order magic sets the order of the rest.
 
 use super::{
-    ticks_to_nanos, ByteStream, CaptureInfo, Direction, Interface, Limits, LinkType, PacketMeta,
-    Record, Section, Span, Step,
+    ticks_to_nanos, ByteStream, CaptureInfo, Direction, Interface, Limits, LinkType, PacketMeta, Record, Section, Span,
+    Step,
 };
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block, PcapNGOption};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -48,12 +48,7 @@ pub(crate) struct State {
     last_ts: i64,
 }
 
-pub(crate) fn next_block(
-    state: &mut State,
-    stream: &mut ByteStream,
-    info: &mut CaptureInfo,
-    limits: &Limits,
-) -> Step {
+pub(crate) fn next_block(state: &mut State, stream: &mut ByteStream, info: &mut CaptureInfo, limits: &Limits) -> Step {
     let offset = stream.offset();
     let head = match stream.fill(BLOCK_HEADER_LEN + 4) {
         Ok(h) => h,
@@ -64,7 +59,9 @@ pub(crate) fn next_block(
     };
     if head.is_empty() {
         if let Some(e) = stream.read_error.take() {
-            info.warn(format!("read error at offset {offset}: {e}; results are up to that point"));
+            info.warn(format!(
+                "read error at offset {offset}: {e}; results are up to that point"
+            ));
         }
         return Step::End;
     }
@@ -84,16 +81,24 @@ pub(crate) fn next_block(
         } else if u32::from_be_bytes(bom) == BYTE_ORDER_MAGIC {
             state.big_endian = true;
         } else {
-            info.warn(format!("section header at offset {offset} has no valid byte-order magic; the rest of the file is not read"));
+            info.warn(format!(
+                "section header at offset {offset} has no valid byte-order magic; the rest of the file is not read"
+            ));
             return Step::End;
         }
     } else if !state.in_section {
-        info.warn(format!("block at offset {offset} comes before any section header; the rest of the file is not read"));
+        info.warn(format!(
+            "block at offset {offset} comes before any section header; the rest of the file is not read"
+        ));
         return Step::End;
     }
     let u32_at = |b: &[u8], at: usize| {
         let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-        if state.big_endian { u32::from_be_bytes(v) } else { u32::from_le_bytes(v) }
+        if state.big_endian {
+            u32::from_be_bytes(v)
+        } else {
+            u32::from_le_bytes(v)
+        }
     };
     let block_type = u32_at(head, 0);
     let block_len = u32_at(head, 4) as usize;
@@ -124,11 +129,17 @@ pub(crate) fn next_block(
     let step = if block_type == LEGACY_PACKET_BLOCK {
         legacy_packet(state, bytes, base, info)
     } else {
-        let parsed = if state.big_endian { parse_block_be(bytes) } else { parse_block_le(bytes) };
+        let parsed = if state.big_endian {
+            parse_block_be(bytes)
+        } else {
+            parse_block_le(bytes)
+        };
         match parsed {
             Ok((_, block)) => interpret(state, block, bytes, base, info, limits),
             Err(e) => {
-                info.warn(format!("block of type {block_type:#x} at offset {offset} is malformed ({e:?}); skipped"));
+                info.warn(format!(
+                    "block of type {block_type:#x} at offset {offset} is malformed ({e:?}); skipped"
+                ));
                 if is_packet_block(block_type) {
                     // Wireshark still numbers it, so the frame numbers after it stay aligned.
                     Step::Frame(None)
@@ -183,7 +194,11 @@ fn interpret(
                     IF_DESCRIPTION => description = text(opt),
                     IF_TSOFFSET => {
                         if let Some(b) = option_value(opt).get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-                            offset_secs = if state.big_endian { i64::from_be_bytes(b) } else { i64::from_le_bytes(b) };
+                            offset_secs = if state.big_endian {
+                                i64::from_be_bytes(b)
+                            } else {
+                                i64::from_le_bytes(b)
+                            };
                         }
                     }
                     _ => {}
@@ -255,9 +270,10 @@ fn interpret(
                 }
                 let value = record.record_value;
                 let (addr, names): (IpAddr, &[u8]) = match record.record_type.0 {
-                    1 if value.len() >= 4 => {
-                        (Ipv4Addr::new(value[0], value[1], value[2], value[3]).into(), &value[4..])
-                    }
+                    1 if value.len() >= 4 => (
+                        Ipv4Addr::new(value[0], value[1], value[2], value[3]).into(),
+                        &value[4..],
+                    ),
                     2 if value.len() >= 16 => {
                         let mut octets = [0u8; 16];
                         octets.copy_from_slice(&value[..16]);
@@ -266,7 +282,8 @@ fn interpret(
                     _ => continue,
                 };
                 for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
-                    info.name_records.push((addr, String::from_utf8_lossy(name).into_owned()));
+                    info.name_records
+                        .push((addr, String::from_utf8_lossy(name).into_owned()));
                 }
             }
             Step::Skip
@@ -283,7 +300,11 @@ fn legacy_packet(state: &mut State, bytes: &[u8], base: usize, info: &mut Captur
     const HEADER: usize = 28;
     let u32_at = |at: usize| {
         let v = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
-        if state.big_endian { u32::from_be_bytes(v) } else { u32::from_le_bytes(v) }
+        if state.big_endian {
+            u32::from_be_bytes(v)
+        } else {
+            u32::from_le_bytes(v)
+        }
     };
     if bytes.len() < HEADER + 4 {
         return Step::Frame(None);
@@ -315,7 +336,9 @@ fn legacy_packet(state: &mut State, bytes: &[u8], base: usize, info: &mut Captur
 
 fn interface(state: &State, info: &mut CaptureInfo, if_id: u32) -> Option<(usize, LinkType, Clock)> {
     let Some(clock) = state.clocks.get(if_id as usize).copied() else {
-        info.warn(format!("a packet names interface {if_id}, which its section does not describe; packet skipped"));
+        info.warn(format!(
+            "a packet names interface {if_id}, which its section does not describe; packet skipped"
+        ));
         return None;
     };
     let index = state.section_base + if_id as usize;
@@ -327,7 +350,11 @@ fn packet_meta<'a>(options: &'a [PcapNGOption<'a>], big_endian: bool) -> (Packet
     let mut comment = None;
     let u32_of = |v: &[u8]| -> Option<u32> {
         let b: [u8; 4] = v.get(..4)?.try_into().ok()?;
-        Some(if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+        Some(if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
     };
     for opt in options {
         let value = option_value(opt);
@@ -347,7 +374,11 @@ fn packet_meta<'a>(options: &'a [PcapNGOption<'a>], big_endian: bool) -> (Packet
             }
             EPB_PACKETID => {
                 if let Some(b) = value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-                    meta.packet_id = Some(if big_endian { u64::from_be_bytes(b) } else { u64::from_le_bytes(b) });
+                    meta.packet_id = Some(if big_endian {
+                        u64::from_be_bytes(b)
+                    } else {
+                        u64::from_le_bytes(b)
+                    });
                 }
             }
             EPB_VERDICT => {

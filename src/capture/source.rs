@@ -69,19 +69,14 @@ pub fn from_reader(mut reader: Box<dyn Read + Send>) -> io::Result<Source> {
     let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(head.to_vec()).chain(reader));
     let reader: Box<dyn Read + Send> = match compression {
         // Multi-member: `cat a.gz b.gz` is a valid gzip file, and zcat reads it whole.
-        Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(
-            BufReader::with_capacity(256 * 1024, whole),
-        )),
-        Some(Compression::Zstd) => Box::new(ZstdFrames::new(Box::new(BufReader::with_capacity(
+        Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
             256 * 1024,
             whole,
-        )))),
+        ))),
+        Some(Compression::Zstd) => Box::new(ZstdFrames::new(Box::new(BufReader::with_capacity(256 * 1024, whole)))),
         None => whole,
     };
-    Ok(Source {
-        reader,
-        compression,
-    })
+    Ok(Source { reader, compression })
 }
 
 type ZstdDecoder = ruzstd::streaming_decoder::StreamingDecoder<Box<dyn Read + Send>, ruzstd::FrameDecoder>;
@@ -96,8 +91,14 @@ struct ZstdFrames {
 impl ZstdFrames {
     fn new(reader: Box<dyn Read + Send>) -> Self {
         match ZstdDecoder::new(reader) {
-            Ok(d) => ZstdFrames { inner: Some(d), error: None },
-            Err(e) => ZstdFrames { inner: None, error: Some(e.to_string()) },
+            Ok(d) => ZstdFrames {
+                inner: Some(d),
+                error: None,
+            },
+            Err(e) => ZstdFrames {
+                inner: None,
+                error: Some(e.to_string()),
+            },
         }
     }
 }

@@ -135,21 +135,46 @@ mod tests {
     #[test]
     fn reassembles_out_of_order() {
         let mut pool = FragmentPool::default();
-        let second = Fragment { key: key(), offset: 8, more: false, payload: b"world" };
+        let second = Fragment {
+            key: key(),
+            offset: 8,
+            more: false,
+            payload: b"world",
+        };
         assert!(pool.insert(second, 0).is_none());
-        let first = Fragment { key: key(), offset: 0, more: true, payload: b"hello, w" };
+        let first = Fragment {
+            key: key(),
+            offset: 0,
+            more: true,
+            payload: b"hello, w",
+        };
         assert_eq!(pool.insert(first, 1), Some(&b"hello, wworld"[..]));
     }
 
     #[test]
     fn gives_up_after_timeout_and_bounds_size() {
         let mut pool = FragmentPool::default();
-        let first = Fragment { key: key(), offset: 0, more: true, payload: b"12345678" };
+        let first = Fragment {
+            key: key(),
+            offset: 0,
+            more: true,
+            payload: b"12345678",
+        };
         assert!(pool.insert(first, 0).is_none());
-        let last = Fragment { key: key(), offset: 8, more: false, payload: b"x" };
+        let last = Fragment {
+            key: key(),
+            offset: 8,
+            more: false,
+            payload: b"x",
+        };
         assert!(pool.insert(last, FRAGMENT_TIMEOUT_NANOS + 1).is_none());
         assert_eq!(pool.abandoned, 1);
-        let huge = Fragment { key: key(), offset: 65_528, more: false, payload: &[0; 16] };
+        let huge = Fragment {
+            key: key(),
+            offset: 65_528,
+            more: false,
+            payload: &[0; 16],
+        };
         assert!(pool.insert(huge, 0).is_none());
     }
 }

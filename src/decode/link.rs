@@ -54,7 +54,11 @@ pub fn ip_payload(link: LinkType, frame: &[u8]) -> Result<&[u8], LinkSkip> {
                 u32::from_be_bytes(raw)
             } else {
                 let le = u32::from_le_bytes(raw);
-                if le < 0x1_0000 { le } else { u32::from_be_bytes(raw) }
+                if le < 0x1_0000 {
+                    le
+                } else {
+                    u32::from_be_bytes(raw)
+                }
             };
             match family {
                 // AF_INET everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD),
@@ -126,13 +130,19 @@ mod tests {
             tags.extend_from_slice(&[0x81, 0x00, 0, 1]);
         }
         tags.extend_from_slice(&[0x08, 0x00]);
-        assert_eq!(ip_payload(LinkType::ETHERNET, &eth(&tags)), Err(LinkSkip::TooManyVlanTags));
+        assert_eq!(
+            ip_payload(LinkType::ETHERNET, &eth(&tags)),
+            Err(LinkSkip::TooManyVlanTags)
+        );
     }
 
     #[test]
     fn truncated_and_not_ip() {
         assert_eq!(ip_payload(LinkType::ETHERNET, &[0; 13]), Err(LinkSkip::Truncated));
-        assert_eq!(ip_payload(LinkType::ETHERNET, &eth(&[0x08, 0x06])), Err(LinkSkip::NotIp));
+        assert_eq!(
+            ip_payload(LinkType::ETHERNET, &eth(&[0x08, 0x06])),
+            Err(LinkSkip::NotIp)
+        );
         assert_eq!(ip_payload(LinkType::LINUX_SLL2, &[0; 19]), Err(LinkSkip::Truncated));
         assert_eq!(ip_payload(LinkType(147), &IP), Err(LinkSkip::UnsupportedLink));
     }

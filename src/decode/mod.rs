@@ -199,7 +199,12 @@ fn fragment_of<'a>(
         LaxIpSlice::Ipv4(v4) => {
             let header = v4.header();
             Some(Fragment {
-                key: FragmentKey { src, dst, protocol, id: u32::from(header.identification()) },
+                key: FragmentKey {
+                    src,
+                    dst,
+                    protocol,
+                    id: u32::from(header.identification()),
+                },
                 offset: usize::from(header.fragments_offset().value()) * 8,
                 more: header.more_fragments(),
                 payload,
@@ -211,7 +216,12 @@ fn fragment_of<'a>(
                 _ => None,
             })?;
             Some(Fragment {
-                key: FragmentKey { src, dst, protocol, id: header.identification() },
+                key: FragmentKey {
+                    src,
+                    dst,
+                    protocol,
+                    id: header.identification(),
+                },
                 offset: usize::from(header.fragment_offset().value()) * 8,
                 more: header.more_fragments(),
                 payload,
@@ -262,7 +272,11 @@ fn tcp(segment: &[u8], wire_len: u32) -> Option<TcpSegment<'_>> {
 fn udp(datagram: &[u8]) -> Option<UdpDatagram<'_>> {
     let header = datagram.get(..UDP_HEADER)?;
     let length = usize::from(be16(header, 4));
-    let end = if length >= UDP_HEADER { length.min(datagram.len()) } else { datagram.len() };
+    let end = if length >= UDP_HEADER {
+        length.min(datagram.len())
+    } else {
+        datagram.len()
+    };
     Some(UdpDatagram {
         src_port: be16(header, 0),
         dst_port: be16(header, 2),
@@ -292,7 +306,12 @@ fn icmp_unreachable(message: &[u8], v6: bool) -> Option<Unreachable> {
             seq: be32(start, 4),
         })
     });
-    Some(Unreachable { v6, icmp_type: header[0], code: header[1], quoted })
+    Some(Unreachable {
+        v6,
+        icmp_type: header[0],
+        code: header[1],
+        quoted,
+    })
 }
 
 #[cfg(test)]
@@ -309,7 +328,9 @@ mod tests {
     fn parses_a_syn() {
         let mut d = Decoder::default();
         let p = d.decode(LinkType::RAW, &SYN, 0).expect("decodes");
-        let Transport::Tcp(t) = p.transport else { panic!("tcp expected") };
+        let Transport::Tcp(t) = p.transport else {
+            panic!("tcp expected")
+        };
         assert_eq!((t.src_port, t.dst_port, t.seq), (40000, 443, 1000));
         assert!(t.flags.syn() && !t.flags.ack());
         assert_eq!(t.wire_len, 0);
@@ -322,7 +343,9 @@ mod tests {
         cut[3] = 140;
         let mut d = Decoder::default();
         let p = d.decode(LinkType::RAW, &cut, 0).expect("lax decode");
-        let Transport::Tcp(t) = p.transport else { panic!("tcp expected") };
+        let Transport::Tcp(t) = p.transport else {
+            panic!("tcp expected")
+        };
         assert_eq!((t.payload.len(), t.wire_len), (0, 100));
     }
 
@@ -335,7 +358,9 @@ mod tests {
         icmp.extend_from_slice(&SYN[..28]);
         let mut d = Decoder::default();
         let p = d.decode(LinkType::RAW, &icmp, 0).expect("decodes");
-        let Transport::Unreachable(u) = p.transport else { panic!("unreachable expected") };
+        let Transport::Unreachable(u) = p.transport else {
+            panic!("unreachable expected")
+        };
         let q = u.quoted.expect("quoted tcp");
         assert_eq!((q.dst_port, q.seq), (443, 1000));
         assert_eq!(u.describe(), "administratively prohibited");

@@ -17,7 +17,9 @@ const MAX_FRAMES: usize = 50;
 
 pub(super) fn findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attempt]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let any_443_ok = attempts.iter().any(|a| a.destination.port == Some(443) && a.outcome == Outcome::Ok);
+    let any_443_ok = attempts
+        .iter()
+        .any(|a| a.destination.port == Some(443) && a.outcome == Outcome::Ok);
     for group in by_destination(attempts).values() {
         out.extend(destination_findings(group, any_443_ok));
     }
@@ -40,13 +42,21 @@ fn by_destination(attempts: &[Attempt]) -> BTreeMap<(u32, String), Vec<&Attempt>
 }
 
 fn destination_key(a: &Attempt) -> String {
-    format!("{}:{}", a.destination.ip.as_deref().unwrap_or("?"), a.destination.port.unwrap_or(0))
+    format!(
+        "{}:{}",
+        a.destination.ip.as_deref().unwrap_or("?"),
+        a.destination.port.unwrap_or(0)
+    )
 }
 
 /// `name (ip):port`, or `ip:port` when no name is known.
 fn label(a: &Attempt) -> String {
     let ip = a.destination.ip.as_deref().unwrap_or("?");
-    let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+    let ip = if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    };
     let port = a.destination.port.unwrap_or(0);
     match &a.destination.name {
         Some(name) => format!("{name} ({ip}):{port}"),
@@ -88,10 +98,17 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
     let port = first.destination.port.unwrap_or(0);
     let reached = group.iter().any(|a| a.outcome.reached());
     let servicebus_direct = SERVICEBUS_DIRECT_PORTS.contains(&port)
-        && first.destination.name.as_deref().is_none_or(|n| n.to_ascii_lowercase().contains("servicebus"));
+        && first
+            .destination
+            .name
+            .as_deref()
+            .is_none_or(|n| n.to_ascii_lowercase().contains("servicebus"));
     let not_required = first.destination.name.is_some() && first.required.is_none();
-    let failed: Vec<&Attempt> =
-        group.iter().copied().filter(|a| !a.outcome.reached() && a.outcome != Outcome::Incomplete).collect();
+    let failed: Vec<&Attempt> = group
+        .iter()
+        .copied()
+        .filter(|a| !a.outcome.reached() && a.outcome != Outcome::Incomplete)
+        .collect();
     if !failed.is_empty() && servicebus_direct && any_443_ok {
         out.push(Finding {
             severity: Severity::Info,
@@ -110,14 +127,22 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
         return out;
     }
     // A destination that answered some attempts and failed others is a warning, not a block.
-    let severity = if reached || not_required { Severity::Warning } else { Severity::Error };
+    let severity = if reached || not_required {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
     let of = |outcome: Outcome| -> Vec<&Attempt> { failed.iter().copied().filter(|a| a.outcome == outcome).collect() };
     let not_required_note = if not_required {
         " This destination is not in the connector's required-URL table, so it may be unrelated traffic."
     } else {
         ""
     };
-    let partial_note = if reached { " Other attempts to the same destination were answered." } else { "" };
+    let partial_note = if reached {
+        " Other attempts to the same destination were answered."
+    } else {
+        ""
+    };
 
     let unanswered = of(Outcome::SynUnanswered);
     if !unanswered.is_empty() {
@@ -147,7 +172,10 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
         out.push(Finding {
             severity,
             code: "icmp-unreachable",
-            title: format!("Connections to {dest} are refused with ICMP destination unreachable ({})", attempts_phrase(&unreachable)),
+            title: format!(
+                "Connections to {dest} are refused with ICMP destination unreachable ({})",
+                attempts_phrase(&unreachable)
+            ),
             detail: format!("{}.{partial_note}{not_required_note}", unreachable[0].detail),
             remediation: format!(
                 "A router or firewall on the path rejects this traffic and says so. Find the device that sent the \
@@ -159,9 +187,17 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             frames: frames_of(&unreachable),
             wireshark_filter: Some(format!(
                 "{} && {}.dst=={}",
-                if ip.is_some_and(|i| i.is_ipv6()) { "icmpv6.type==1" } else { "icmp.type==3" },
+                if ip.is_some_and(|i| i.is_ipv6()) {
+                    "icmpv6.type==1"
+                } else {
+                    "icmp.type==3"
+                },
                 if ip.is_some_and(|i| i.is_ipv6()) { "ipv6" } else { "ip" },
-                unreachable[0].client.rsplit_once(':').map_or("", |(h, _)| h).trim_matches(['[', ']'])
+                unreachable[0]
+                    .client
+                    .rsplit_once(':')
+                    .map_or("", |(h, _)| h)
+                    .trim_matches(['[', ']'])
             )),
         });
     }
@@ -185,7 +221,10 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             attempts: ids(&reset),
             frames: frames_of(&reset),
             wireshark_filter: ip.map(|ip| {
-                format!("tcp.flags.reset==1 && {}.addr=={ip} && tcp.port=={port}", if ip.is_ipv6() { "ipv6" } else { "ip" })
+                format!(
+                    "tcp.flags.reset==1 && {}.addr=={ip} && tcp.port=={port}",
+                    if ip.is_ipv6() { "ipv6" } else { "ip" }
+                )
             }),
         });
     }
@@ -194,7 +233,10 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
         out.push(Finding {
             severity,
             code: "no-response",
-            title: format!("{dest} accepts connections but never answers ({})", attempts_phrase(&silent)),
+            title: format!(
+                "{dest} accepts connections but never answers ({})",
+                attempts_phrase(&silent)
+            ),
             detail: format!("{}.{partial_note}{not_required_note}", silent[0].detail),
             remediation: "Something accepts the TCP connection but does not answer the request: often a device \
                           that intercepts traffic on this port. Check for transparent proxies or TLS inspection \
@@ -205,12 +247,19 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             wireshark_filter: Some(silent[0].wireshark_filter.clone()),
         });
     }
-    let slow: Vec<&Attempt> = group.iter().copied().filter(|a| a.outcome == Outcome::Ok && a.syn_retransmits > 0).collect();
+    let slow: Vec<&Attempt> = group
+        .iter()
+        .copied()
+        .filter(|a| a.outcome == Outcome::Ok && a.syn_retransmits > 0)
+        .collect();
     if !slow.is_empty() {
         out.push(Finding {
             severity: Severity::Warning,
             code: "slow-handshake",
-            title: format!("Connections to {dest} needed SYN retransmissions before being answered ({})", attempts_phrase(&slow)),
+            title: format!(
+                "Connections to {dest} needed SYN retransmissions before being answered ({})",
+                attempts_phrase(&slow)
+            ),
             detail: format!(
                 "{}. The destination is reachable, so this is packet loss or a congested path, not a block.",
                 slow[0].detail
@@ -242,7 +291,10 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
         out.push(finding(
             Severity::Warning,
             "capture-truncated",
-            format!("{} packets were cut short by the capture's snapshot length", capture.truncated_packets),
+            format!(
+                "{} packets were cut short by the capture's snapshot length",
+                capture.truncated_packets
+            ),
             "Only the start of these packets was saved. Connection attempts and their outcomes are still visible, \
              but names in TLS handshakes, proxy requests and certificates may be missing."
                 .into(),
@@ -263,8 +315,11 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
     }
     let unsupported: u64 = capture.unsupported_link_frames.iter().map(|l| l.frames).sum();
     if unsupported > 0 {
-        let kinds: Vec<String> =
-            capture.unsupported_link_frames.iter().map(|l| format!("{} ({} frames)", l.link_type, l.frames)).collect();
+        let kinds: Vec<String> = capture
+            .unsupported_link_frames
+            .iter()
+            .map(|l| format!("{} ({} frames)", l.link_type, l.frames))
+            .collect();
         out.push(finding(
             Severity::Warning,
             "capture-unsupported-link",
@@ -289,7 +344,9 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
             },
             format!(
                 "{}{}",
-                incomplete.first().map_or(String::new(), |a| format!("Attempt {}: {}. ", a.id, a.detail)),
+                incomplete
+                    .first()
+                    .map_or(String::new(), |a| format!("Attempt {}: {}. ", a.id, a.detail)),
                 if capture.cut_at_offset.is_some() {
                     "The file ends in the middle of a record; everything before it was analysed."
                 } else {
@@ -319,7 +376,9 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
     let conns = &pass.connections.connections;
     let one_sided = !conns.is_empty()
         && conns.iter().all(|c| c.packets[1] == 0)
-        && conns.iter().any(|c| c.bytes[0] > 0 || (c.syns.is_empty() && c.packets[0] > 0));
+        && conns
+            .iter()
+            .any(|c| c.bytes[0] > 0 || (c.syns.is_empty() && c.packets[0] > 0));
     if one_sided {
         out.push(finding(
             Severity::Warning,

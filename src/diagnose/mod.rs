@@ -76,13 +76,19 @@ pub fn error_report(file: &str, error: &CaptureError, opts: &Options) -> Capture
         attempts: Vec::new(),
         findings: Vec::new(),
         endpoints: coverage(&opts.table, &[]),
-        verdict: Verdict { status: VerdictStatus::Inconclusive, summary: format!("Not analysed: {message}.") },
+        verdict: Verdict {
+            status: VerdictStatus::Inconclusive,
+            summary: format!("Not analysed: {message}."),
+        },
         connections: Vec::new(),
     }
 }
 
 fn tables(table: &Table) -> Tables {
-    Tables { urls: table.label(), ca_set: CA_SET_LABEL.to_string() }
+    Tables {
+        urls: table.label(),
+        ca_set: CA_SET_LABEL.to_string(),
+    }
 }
 
 /// Names known for addresses, with where each came from.
@@ -117,11 +123,14 @@ fn direct_attempt(conn: &Connection, id: u32, capture_end: i64, names: &NameBook
     }
     let (outcome, detail) = outcome(conn, capture_end);
     let name = names.name_of(conn.server.ip());
-    let required = name.as_ref().and_then(|(n, _)| table.lookup(n, conn.server.port(), None)).map(|row| RequiredRef {
-        pattern: row.pattern.clone(),
-        port: row.port,
-        purpose: row.purpose.clone(),
-    });
+    let required = name
+        .as_ref()
+        .and_then(|(n, _)| table.lookup(n, conn.server.port(), None))
+        .map(|row| RequiredRef {
+            pattern: row.pattern.clone(),
+            port: row.port,
+            purpose: row.purpose.clone(),
+        });
     Some(Attempt {
         id,
         connection: conn.id,
@@ -157,9 +166,15 @@ fn outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
         if conn.syns.is_empty() {
             // Picked up mid-stream with a request in it.
             return if conn.bytes[Side::Server as usize] > 0 {
-                (Outcome::Ok, "connection already open when the capture started; the server sent data".into())
+                (
+                    Outcome::Ok,
+                    "connection already open when the capture started; the server sent data".into(),
+                )
             } else {
-                (Outcome::Incomplete, "connection already open when the capture started; no answer seen".into())
+                (
+                    Outcome::Incomplete,
+                    "connection already open when the capture started; no answer seen".into(),
+                )
             };
         }
         if let Some(icmp) = conn.icmp {
@@ -174,7 +189,10 @@ fn outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
             );
         }
         if let Some(reset) = server_reset {
-            return (Outcome::Reset, format!("SYN answered by RST, frame {}", reset.frame.number));
+            return (
+                Outcome::Reset,
+                format!("SYN answered by RST, frame {}", reset.frame.number),
+            );
         }
         let last_syn = conn.last_syn().map_or(conn.first.ts, |s| s.ts);
         if let Some(abort) = conn.reset.filter(|r| r.from == Side::Client) {
@@ -183,12 +201,20 @@ fn outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
             return if waited >= ANSWER_GRACE_NANOS {
                 (
                     Outcome::SynUnanswered,
-                    format!("{sent} SYN{} over {}, no answer; the client gave up", plural(sent), time::span(last_syn - conn.first.ts)),
+                    format!(
+                        "{sent} SYN{} over {}, no answer; the client gave up",
+                        plural(sent),
+                        time::span(last_syn - conn.first.ts)
+                    ),
                 )
             } else {
                 (
                     Outcome::Incomplete,
-                    format!("the client abandoned the attempt {} after its SYN (frame {})", time::span(waited), abort.frame.number),
+                    format!(
+                        "the client abandoned the attempt {} after its SYN (frame {})",
+                        time::span(waited),
+                        abort.frame.number
+                    ),
                 )
             };
         }
@@ -196,12 +222,19 @@ fn outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
         return if waited >= ANSWER_GRACE_NANOS {
             (
                 Outcome::SynUnanswered,
-                format!("{sent} SYN{} over {}, no answer", plural(sent), time::span(last_syn - conn.first.ts)),
+                format!(
+                    "{sent} SYN{} over {}, no answer",
+                    plural(sent),
+                    time::span(last_syn - conn.first.ts)
+                ),
             )
         } else {
             (
                 Outcome::Incomplete,
-                format!("capture ended {} after the last SYN, too soon to expect an answer", time::span(waited)),
+                format!(
+                    "capture ended {} after the last SYN, too soon to expect an answer",
+                    time::span(waited)
+                ),
             )
         };
     };
@@ -211,7 +244,10 @@ fn outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
         if before_data {
             return (
                 Outcome::Reset,
-                format!("connected, then reset by the server (frame {}) before it sent any data", reset.frame.number),
+                format!(
+                    "connected, then reset by the server (frame {}) before it sent any data",
+                    reset.frame.number
+                ),
             );
         }
     }
@@ -221,12 +257,18 @@ fn outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
         return if ended {
             (
                 Outcome::NoResponse,
-                format!("connected and sent data (frame {}), the server never answered", request.number),
+                format!(
+                    "connected and sent data (frame {}), the server never answered",
+                    request.number
+                ),
             )
         } else {
             (
                 Outcome::Incomplete,
-                format!("connected and sent data (frame {}); the capture ended before any answer", request.number),
+                format!(
+                    "connected and sent data (frame {}); the capture ended before any answer",
+                    request.number
+                ),
             )
         };
     }
@@ -240,7 +282,11 @@ fn outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
 }
 
 fn plural(n: u32) -> &'static str {
-    if n == 1 { "" } else { "s" }
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 /// The frames that show what happened, the first SYN first.
@@ -259,7 +305,11 @@ fn evidence_frames(conn: &Connection) -> Vec<u64> {
 }
 
 fn ip_field(ip: IpAddr) -> &'static str {
-    if ip.is_ipv6() { "ipv6" } else { "ip" }
+    if ip.is_ipv6() {
+        "ipv6"
+    } else {
+        "ip"
+    }
 }
 
 /// A display filter that shows this connection's packets in both directions.
@@ -280,7 +330,10 @@ pub fn connection_filter(conn: &Connection) -> String {
 
 /// A display filter that shows every SYN to a destination.
 pub fn syn_filter(ip: IpAddr, port: u16) -> String {
-    format!("tcp.flags.syn==1 && tcp.flags.ack==0 && {}.dst=={ip} && tcp.dstport=={port}", ip_field(ip))
+    format!(
+        "tcp.flags.syn==1 && tcp.flags.ack==0 && {}.dst=={ip} && tcp.dstport=={port}",
+        ip_field(ip)
+    )
 }
 
 fn capture_facts(pass: &PacketPass) -> CaptureFacts {
@@ -300,7 +353,10 @@ fn capture_facts(pass: &PacketPass) -> CaptureFacts {
         interfaces: info
             .interfaces
             .iter()
-            .map(|i| InterfaceFacts { name: i.name.clone(), link_type: i.link_type.name() })
+            .map(|i| InterfaceFacts {
+                name: i.name.clone(),
+                link_type: i.link_type.name(),
+            })
             .collect(),
         application: info.application().map(str::to_string),
         os: info.os().map(str::to_string),
@@ -315,7 +371,10 @@ fn capture_facts(pass: &PacketPass) -> CaptureFacts {
         unsupported_link_frames: pass
             .unsupported_links
             .iter()
-            .map(|(link, frames)| LinkCount { link_type: link.name(), frames: *frames })
+            .map(|(link, frames)| LinkCount {
+                link_type: link.name(),
+                frames: *frames,
+            })
             .collect(),
         cut_at_offset: info.cut_at,
     }
@@ -328,7 +387,11 @@ fn coverage(table: &Table, attempts: &[Attempt]) -> Vec<EndpointCoverage> {
         .map(|row| {
             let ids: Vec<u32> = attempts
                 .iter()
-                .filter(|a| a.required.as_ref().is_some_and(|r| r.pattern == row.pattern && r.port == row.port))
+                .filter(|a| {
+                    a.required
+                        .as_ref()
+                        .is_some_and(|r| r.pattern == row.pattern && r.port == row.port)
+                })
                 .map(|a| a.id)
                 .collect();
             let reached = attempts.iter().any(|a| ids.contains(&a.id) && a.outcome.reached());
@@ -356,9 +419,16 @@ fn verdict(attempts: &[Attempt], findings: &[Finding]) -> Verdict {
         let summary = if more == 0 {
             first.title.clone()
         } else {
-            format!("{} (and {more} more problem{})", first.title, if more == 1 { "" } else { "s" })
+            format!(
+                "{} (and {more} more problem{})",
+                first.title,
+                if more == 1 { "" } else { "s" }
+            )
         };
-        return Verdict { status: VerdictStatus::Problems, summary };
+        return Verdict {
+            status: VerdictStatus::Problems,
+            summary,
+        };
     }
     let decided = attempts.iter().filter(|a| a.outcome != Outcome::Incomplete).count();
     if attempts.is_empty() {
@@ -381,12 +451,25 @@ fn verdict(attempts: &[Attempt], findings: &[Finding]) -> Verdict {
     let warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
     let mut summary = format!(
         "All {decided} connection attempts that could be judged were answered{}.",
-        if decided < attempts.len() { format!(" ({} more were cut off by the end of the capture)", attempts.len() - decided) } else { String::new() }
+        if decided < attempts.len() {
+            format!(
+                " ({} more were cut off by the end of the capture)",
+                attempts.len() - decided
+            )
+        } else {
+            String::new()
+        }
     );
     if warnings > 0 {
-        summary.push_str(&format!(" {warnings} warning{} below.", if warnings == 1 { "" } else { "s" }));
+        summary.push_str(&format!(
+            " {warnings} warning{} below.",
+            if warnings == 1 { "" } else { "s" }
+        ));
     }
-    Verdict { status: VerdictStatus::Healthy, summary }
+    Verdict {
+        status: VerdictStatus::Healthy,
+        summary,
+    }
 }
 
 fn ms(nanos: i64) -> f64 {

@@ -81,15 +81,25 @@ impl Table {
 
     /// Parses the tab-separated format of `data/public.tsv`.
     pub fn parse(text: &str, source_name: &str) -> Result<Table, TableError> {
-        let mut table = Table { name: source_name.to_string(), date: String::new(), rows: Vec::new() };
+        let mut table = Table {
+            name: source_name.to_string(),
+            date: String::new(),
+            rows: Vec::new(),
+        };
         for (i, line) in text.lines().enumerate() {
-            let err = |reason: String| TableError { source_name: source_name.to_string(), line: i + 1, reason };
+            let err = |reason: String| TableError {
+                source_name: source_name.to_string(),
+                line: i + 1,
+                reason,
+            };
             let line = line.trim_end();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             if let Some(meta) = line.strip_prefix('@') {
-                let (key, value) = meta.split_once(['\t', ' ']).ok_or_else(|| err("metadata needs a value".into()))?;
+                let (key, value) = meta
+                    .split_once(['\t', ' '])
+                    .ok_or_else(|| err("metadata needs a value".into()))?;
                 match key {
                     "name" => table.name = value.trim().to_string(),
                     "date" => table.date = value.trim().to_string(),
@@ -101,14 +111,21 @@ impl Table {
             let [pattern, port, purpose, status] = fields[..] else {
                 return Err(err(format!("expected 4 tab-separated fields, found {}", fields.len())));
             };
-            let port = port.parse().map_err(|_| err(format!("port {port:?} is not a number 0-65535")))?;
+            let port = port
+                .parse()
+                .map_err(|_| err(format!("port {port:?} is not a number 0-65535")))?;
             let status = match status {
                 "required" => Status::Required,
                 "optional" => Status::Optional,
                 "legacy" => Status::Legacy,
                 other => return Err(err(format!("status {other:?} is not required, optional or legacy"))),
             };
-            table.rows.push(RequiredEndpoint { pattern: pattern.to_string(), port, purpose: purpose.to_string(), status });
+            table.rows.push(RequiredEndpoint {
+                pattern: pattern.to_string(),
+                port,
+                purpose: purpose.to_string(),
+                status,
+            });
         }
         Ok(table)
     }
@@ -119,12 +136,22 @@ impl Table {
         self.rows
             .iter()
             .filter(|r| r.matches(host, port, path))
-            .min_by_key(|r| (r.status == Status::Legacy, r.pattern.starts_with("*."), usize::MAX - r.pattern.len()))
+            .min_by_key(|r| {
+                (
+                    r.status == Status::Legacy,
+                    r.pattern.starts_with("*."),
+                    usize::MAX - r.pattern.len(),
+                )
+            })
     }
 
     /// `name (date)` as reports show it.
     pub fn label(&self) -> String {
-        if self.date.is_empty() { self.name.clone() } else { format!("{} ({})", self.name, self.date) }
+        if self.date.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} ({})", self.name, self.date)
+        }
     }
 }
 
@@ -162,7 +189,9 @@ mod tests {
     #[test]
     fn paths_match_when_visible() {
         let t = Table::public();
-        let row = t.lookup("www.microsoft.com", 80, Some("/pkiops/crl/x.crl")).expect("row");
+        let row = t
+            .lookup("www.microsoft.com", 80, Some("/pkiops/crl/x.crl"))
+            .expect("row");
         assert_eq!(row.pattern, "www.microsoft.com/pkiops");
         let row = t.lookup("www.microsoft.com", 80, Some("/other")).expect("legacy row");
         assert_eq!(row.status, Status::Legacy);

@@ -199,7 +199,11 @@ struct FlowKey(SocketAddr, SocketAddr);
 
 impl FlowKey {
     fn new(a: SocketAddr, b: SocketAddr) -> Self {
-        if a <= b { FlowKey(a, b) } else { FlowKey(b, a) }
+        if a <= b {
+            FlowKey(a, b)
+        } else {
+            FlowKey(b, a)
+        }
     }
 }
 
@@ -219,7 +223,10 @@ pub struct ConnectionTable {
 
 impl ConnectionTable {
     pub fn new(limits: FlowLimits) -> Self {
-        ConnectionTable { limits, ..Default::default() }
+        ConnectionTable {
+            limits,
+            ..Default::default()
+        }
     }
 
     pub fn on_segment(&mut self, frame: FrameRef, src: IpAddr, dst: IpAddr, seg: &TcpSegment<'_>) {
@@ -325,7 +332,11 @@ impl ConnectionTable {
         if flags.rst() {
             conn.history.note(side, 'r');
             if conn.reset.is_none() {
-                conn.reset = Some(Reset { from: side, frame, after_handshake: conn.syn_ack.is_some() });
+                conn.reset = Some(Reset {
+                    from: side,
+                    frame,
+                    after_handshake: conn.syn_ack.is_some(),
+                });
             }
         }
         if flags.fin() {
@@ -354,7 +365,9 @@ impl ConnectionTable {
         let Some(quoted) = message.quoted else { return };
         let client = SocketAddr::new(quoted.src, quoted.src_port);
         let server = SocketAddr::new(quoted.dst, quoted.dst_port);
-        let Some(&index) = self.latest.get(&FlowKey::new(client, server)) else { return };
+        let Some(&index) = self.latest.get(&FlowKey::new(client, server)) else {
+            return;
+        };
         let conn = &mut self.connections[index];
         if conn.client == client && conn.icmp.is_none() {
             conn.icmp = Some(IcmpError { frame, from, message });
@@ -405,7 +418,15 @@ mod tests {
     }
 
     fn feed(table: &mut ConnectionTable, n: u64, ms: i64, (src, dst, s): (IpAddr, IpAddr, TcpSegment<'static>)) {
-        table.on_segment(FrameRef { number: n, ts: ms * 1_000_000 }, src, dst, &s);
+        table.on_segment(
+            FrameRef {
+                number: n,
+                ts: ms * 1_000_000,
+            },
+            src,
+            dst,
+            &s,
+        );
     }
 
     const SYN: u8 = TcpFlags::SYN;
@@ -436,7 +457,10 @@ mod tests {
         feed(&mut t, 3, 1000, seg(true, SYN, 9999, b""));
         feed(&mut t, 4, 1001, seg(false, RST, 0, b""));
         assert_eq!(t.connections.len(), 2);
-        assert!(t.connections.iter().all(|c| c.syn_retransmits == 0 && c.conn_state() == "REJ"));
+        assert!(t
+            .connections
+            .iter()
+            .all(|c| c.syn_retransmits == 0 && c.conn_state() == "REJ"));
     }
 
     #[test]

@@ -35,13 +35,16 @@ pub enum Insert {
 
 impl Stream {
     pub fn new(capacity: u32) -> Self {
-        Stream { capacity, ..Stream::default() }
+        Stream {
+            capacity,
+            ..Stream::default()
+        }
     }
 
     /// Fixes byte 0 at the sequence number after the SYN.
     pub fn set_base(&mut self, isn: SeqNumber) {
         if self.base.is_none() {
-            self.base = Some(isn.add(1));
+            self.base = Some(isn.wrapping_add(1));
         }
     }
 

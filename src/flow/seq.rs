@@ -12,7 +12,7 @@ impl SeqNumber {
         i64::from(self.0.wrapping_sub(earlier.0) as i32)
     }
 
-    pub fn add(self, n: u32) -> SeqNumber {
+    pub fn wrapping_add(self, n: u32) -> SeqNumber {
         SeqNumber(self.0.wrapping_add(n))
     }
 }
@@ -30,7 +30,7 @@ mod tests {
     #[test]
     fn compares_across_the_wrap() {
         let before = SeqNumber(u32::MAX - 10);
-        let after = before.add(20);
+        let after = before.wrapping_add(20);
         assert_eq!(after.0, 9);
         assert!(after > before);
         assert_eq!(after.distance_from(before), 20);

@@ -12,7 +12,11 @@ fn clean(s: &str) -> String {
 
 fn destination(a: &Attempt) -> String {
     let ip = a.destination.ip.as_deref().unwrap_or("?");
-    let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+    let ip = if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    };
     let port = a.destination.port.map_or("?".to_string(), |p| p.to_string());
     match &a.destination.name {
         Some(name) => format!("{} ({ip}):{port}", clean(name)),
@@ -68,13 +72,30 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
         }
         writeln!(out)?;
     }
-    let failed: Vec<&Attempt> = r.attempts.iter().filter(|a| !a.outcome.reached() && a.outcome != Outcome::Incomplete).collect();
+    let failed: Vec<&Attempt> = r
+        .attempts
+        .iter()
+        .filter(|a| !a.outcome.reached() && a.outcome != Outcome::Incomplete)
+        .collect();
     if !failed.is_empty() {
         writeln!(out, "Failed attempts")?;
         for a in &failed {
-            writeln!(out, "  #{} {} -> {}: {} ({})", a.id, a.client, destination(a), a.outcome.as_str(), clean(&a.detail))?;
+            writeln!(
+                out,
+                "  #{} {} -> {}: {} ({})",
+                a.id,
+                a.client,
+                destination(a),
+                a.outcome.as_str(),
+                clean(&a.detail)
+            )?;
             let frames: Vec<String> = a.frames.iter().map(u64::to_string).collect();
-            writeln!(out, "     frames {}; filter: {}", frames.join(","), clean(&a.wireshark_filter))?;
+            writeln!(
+                out,
+                "     frames {}; filter: {}",
+                frames.join(","),
+                clean(&a.wireshark_filter)
+            )?;
         }
         writeln!(out)?;
     }
@@ -95,7 +116,15 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
                 ]
             })
             .collect();
-        let header = ["id", "time (UTC)", "client", "destination", "outcome", "state", "SYN rtx"];
+        let header = [
+            "id",
+            "time (UTC)",
+            "client",
+            "destination",
+            "outcome",
+            "state",
+            "SYN rtx",
+        ];
         let mut widths = header.map(str::len);
         for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {

@@ -26,7 +26,10 @@ pub fn skip(what: &str) {
 }
 
 pub fn have_tshark() -> bool {
-    Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Every capture file under `dir` (recognised by magic, as capdoc does), sorted.
@@ -66,7 +69,10 @@ pub fn own_captures() -> Vec<PathBuf> {
 
 /// Runs the capdoc binary built for these tests.
 pub fn capdoc(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_capdoc")).args(args).output().expect("capdoc runs")
+    Command::new(env!("CARGO_BIN_EXE_capdoc"))
+        .args(args)
+        .output()
+        .expect("capdoc runs")
 }
 
 /// Runs capdoc on one capture and parses its JSON report.
