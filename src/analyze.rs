@@ -10,6 +10,7 @@ use crate::decode::{duplicate::DuplicateFilter, Decoder, LinkSkip, Skip, Transpo
 use crate::diagnose;
 use crate::endpoints::Table;
 use crate::flow::{ConnectionTable, FlowLimits, FrameRef};
+use crate::proto::dns::{self, DnsLog};
 use crate::report::model::CaptureReport;
 
 /// What the user asked for that changes the analysis.
@@ -38,6 +39,7 @@ pub struct PacketPass {
     pub info: CaptureInfo,
     pub connections: ConnectionTable,
     pub duplicates_folded: u64,
+    pub dns: DnsLog,
     /// Frames on link types capdoc cannot decode, per link type.
     pub unsupported_links: BTreeMap<LinkType, u64>,
 }
@@ -48,6 +50,7 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
     let mut duplicates = DuplicateFilter::default();
     let mut connections = ConnectionTable::new(opts.flow_limits);
     let mut unsupported_links = BTreeMap::new();
+    let mut dns_log = DnsLog::default();
     while let Some(frame) = reader.next_frame() {
         let at = FrameRef {
             number: frame.number,
@@ -67,13 +70,36 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
         match packet.transport {
             Transport::Tcp(segment) => connections.on_segment(at, packet.src, packet.dst, &segment),
             Transport::Unreachable(message) => connections.on_unreachable(at, packet.src, message),
-            Transport::Udp(_) | Transport::Other(_) => {}
+            Transport::Udp(udp) => {
+                let dns_ports = [dns::DNS_PORT, dns::LLMNR_PORT];
+                if dns_ports.contains(&udp.src_port) || dns_ports.contains(&udp.dst_port) {
+                    if let Some(message) = dns::parse(udp.payload) {
+                        dns_log.record(&message, frame.ts_nanos, frame.number);
+                    }
+                }
+            }
+            Transport::Other(_) => {}
+        }
+    }
+    // DNS over TCP, from the reassembled streams (client questions, then server answers).
+    for conn in connections
+        .connections
+        .iter()
+        .filter(|c| c.server.port() == dns::DNS_PORT)
+    {
+        for (side, at) in [(0, conn.first), (1, conn.syn_ack.unwrap_or(conn.first))] {
+            for bytes in dns::tcp_messages(conn.streams[side].contiguous()) {
+                if let Some(message) = dns::parse(bytes) {
+                    dns_log.record(&message, at.ts, at.number);
+                }
+            }
         }
     }
     PacketPass {
         info: reader.info,
         connections,
         duplicates_folded: duplicates.folded,
+        dns: dns_log,
         unsupported_links,
     }
 }

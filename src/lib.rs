@@ -12,4 +12,5 @@ pub mod decode;
 pub mod diagnose;
 pub mod endpoints;
 pub mod flow;
+pub mod proto;
 pub mod report;

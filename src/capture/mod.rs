@@ -119,6 +119,9 @@ pub struct CaptureInfo {
     pub truncated_packets: u64,
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
+    /// When the capturing tool says it stopped (pcapng interface statistics),
+    /// which may be well after the last packet.
+    pub recorded_end: Option<i64>,
     /// Set when the file ends in the middle of a record: the offset of that record.
     pub cut_at: Option<u64>,
     pub warnings: Vec<String>,
@@ -145,6 +148,14 @@ impl CaptureInfo {
             all.push(format!("{} more warnings not shown", self.suppressed_warnings));
         }
         all
+    }
+
+    /// The last moment the capture is known to have been recording.
+    pub fn capture_end(&self) -> Option<i64> {
+        match (self.last_ts, self.recorded_end) {
+            (Some(last), Some(end)) => Some(last.max(end)),
+            (last, end) => last.or(end),
+        }
     }
 
     pub fn application(&self) -> Option<&str> {

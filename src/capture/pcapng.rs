@@ -25,6 +25,7 @@ const SHB_USERAPPL: u16 = 4;
 const IF_NAME: u16 = 2;
 const IF_DESCRIPTION: u16 = 3;
 const IF_TSOFFSET: u16 = 14;
+const ISB_ENDTIME: u16 = 3;
 const EPB_FLAGS: u16 = 2;
 const EPB_PACKETID: u16 = 5;
 const EPB_VERDICT: u16 = 7;
@@ -286,6 +287,33 @@ fn interpret(
                         .push((addr, String::from_utf8_lossy(name).into_owned()));
                 }
             }
+            Step::Skip
+        }
+        Block::InterfaceStatistics(isb) => {
+            // Written when the capture stops: its time (or isb_endtime, option 3) tells
+            // how long the capture ran after the last packet.
+            let Some(clock) = state.clocks.get(isb.if_id as usize).copied() else {
+                return Step::Skip;
+            };
+            let mut ticks = (u64::from(isb.ts_high) << 32) | u64::from(isb.ts_low);
+            for opt in &isb.options {
+                if opt.code.0 == ISB_ENDTIME {
+                    let v = option_value(opt);
+                    if v.len() >= 8 {
+                        let word = |at: usize| {
+                            let b = [v[at], v[at + 1], v[at + 2], v[at + 3]];
+                            u64::from(if state.big_endian {
+                                u32::from_be_bytes(b)
+                            } else {
+                                u32::from_le_bytes(b)
+                            })
+                        };
+                        ticks = ticks.max((word(0) << 32) | word(4));
+                    }
+                }
+            }
+            let end = ticks_to_nanos(ticks, clock.units_per_sec, clock.offset_secs, info);
+            info.recorded_end = Some(info.recorded_end.map_or(end, |e: i64| e.max(end)));
             Step::Skip
         }
         // Systemd journal export blocks are frames in Wireshark's numbering, without a packet.

@@ -25,7 +25,7 @@ pub(super) fn findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[At
     }
     out.extend(capture_findings(capture, pass, attempts));
     // Most severe first, then by the time of the first evidence.
-    out.sort_by_key(|f| (f.severity, f.frames.first().copied().unwrap_or(u64::MAX)));
+    out.sort_by_key(|f| (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX)));
     out
 }
 
@@ -90,9 +90,20 @@ fn attempts_phrase(group: &[&Attempt]) -> String {
     }
 }
 
+/// How much a destination matters to the connector, for ordering findings.
+fn rank(a: &Attempt) -> u8 {
+    match a.required.as_ref().map(|r| r.purpose.as_str()) {
+        Some("connector-service") => 0,
+        Some("certificate-revocation") => 1,
+        Some(_) => 2,
+        None => 3,
+    }
+}
+
 fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(first) = group.first() else { return out };
+    let rank = rank(first);
     let dest = label(first);
     let ip: Option<std::net::IpAddr> = first.destination.ip.as_deref().and_then(|s| s.parse().ok());
     let port = first.destination.port.unwrap_or(0);
@@ -123,6 +134,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             attempts: ids(&failed),
             frames: frames_of(&failed),
             wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
+            rank,
         });
         return out;
     }
@@ -165,6 +177,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             attempts: ids(&unanswered),
             frames: frames_of(&unanswered),
             wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
+            rank,
         });
     }
     let unreachable = of(Outcome::IcmpUnreachable);
@@ -199,6 +212,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
                     .map_or("", |(h, _)| h)
                     .trim_matches(['[', ']'])
             )),
+            rank,
         });
     }
     let reset = of(Outcome::Reset);
@@ -226,6 +240,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
                     if ip.is_ipv6() { "ipv6" } else { "ip" }
                 )
             }),
+            rank,
         });
     }
     let silent = of(Outcome::NoResponse);
@@ -245,6 +260,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             attempts: ids(&silent),
             frames: frames_of(&silent),
             wireshark_filter: Some(silent[0].wireshark_filter.clone()),
+            rank,
         });
     }
     let slow: Vec<&Attempt> = group
@@ -270,6 +286,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             attempts: ids(&slow),
             frames: frames_of(&slow),
             wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
+            rank,
         });
     }
     out
@@ -286,6 +303,7 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
         attempts: Vec::new(),
         frames: Vec::new(),
         wireshark_filter: None,
+        rank: 4,
     };
     if capture.truncated_packets > 0 {
         out.push(finding(

@@ -11,6 +11,7 @@ use crate::analyze::{Options, PacketPass};
 use crate::capture::CaptureError;
 use crate::endpoints::Table;
 use crate::flow::{Connection, Side};
+use crate::proto::dns::DnsLog;
 use crate::report::model::*;
 
 /// How long after its last SYN a capture must go on before a missing answer
@@ -24,8 +25,8 @@ const CA_SET_LABEL: &str = "none (TLS certificate checks not enabled)";
 
 /// Builds the report of a capture that was read.
 pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
-    let names = NameBook::from_records(&pass.info.name_records);
-    let capture_end = pass.info.last_ts.unwrap_or(0);
+    let names = NameBook::new(&pass.dns, &pass.info.name_records);
+    let capture_end = pass.info.capture_end().unwrap_or(0);
     let mut attempts = Vec::new();
     for conn in &pass.connections.connections {
         if let Some(host) = opts.host {
@@ -92,21 +93,27 @@ fn tables(table: &Table) -> Tables {
 }
 
 /// Names known for addresses, with where each came from.
-struct NameBook {
-    by_ip: HashMap<IpAddr, (String, NameSource)>,
+struct NameBook<'a> {
+    dns: &'a DnsLog,
+    nrb: HashMap<IpAddr, String>,
 }
 
-impl NameBook {
-    fn from_records(records: &[(IpAddr, String)]) -> Self {
-        let mut by_ip = HashMap::new();
+impl<'a> NameBook<'a> {
+    fn new(dns: &'a DnsLog, records: &[(IpAddr, String)]) -> Self {
+        let mut nrb = HashMap::new();
         for (ip, name) in records {
-            by_ip.entry(*ip).or_insert_with(|| (name.clone(), NameSource::Nrb));
+            nrb.entry(*ip).or_insert_with(|| name.clone());
         }
-        NameBook { by_ip }
+        NameBook { dns, nrb }
     }
 
-    fn name_of(&self, ip: IpAddr) -> Option<(String, NameSource)> {
-        self.by_ip.get(&ip).cloned()
+    /// The DNS answer that mapped `ip` most recently before `ts`, else a pcapng
+    /// name record.
+    fn name_of(&self, ip: IpAddr, ts: i64) -> Option<(String, NameSource)> {
+        if let Some(r) = self.dns.name_for(ip, ts) {
+            return Some((r.name.clone(), NameSource::Dns));
+        }
+        self.nrb.get(&ip).map(|n| (n.clone(), NameSource::Nrb))
     }
 }
 
@@ -122,7 +129,7 @@ fn direct_attempt(conn: &Connection, id: u32, capture_end: i64, names: &NameBook
         return None;
     }
     let (outcome, detail) = outcome(conn, capture_end);
-    let name = names.name_of(conn.server.ip());
+    let name = names.name_of(conn.server.ip(), conn.first.ts);
     let required = name
         .as_ref()
         .and_then(|(n, _)| table.lookup(n, conn.server.port(), None))

@@ -2,6 +2,8 @@
 //! ports, and why. The tables are data files compiled in (`data/*.tsv`) and
 //! replaceable by a user's file of the same format.
 
+pub mod ca_set;
+
 use std::fmt;
 
 /// How much a row matters.

@@ -201,6 +201,10 @@ pub struct Finding {
     pub frames: Vec<u64>,
     /// capdoc extension: a display filter that shows the evidence.
     pub wireshark_filter: Option<String>,
+    /// Ordering among findings of one severity: what blocks the connector's
+    /// service channel first (0), then revocation checks, registration, the rest.
+    #[serde(skip)]
+    pub rank: u8,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

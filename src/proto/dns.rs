@@ -1,0 +1,275 @@
+//! DNS (RFC 1035) over UDP and TCP, parsed with simple-dns: which names were
+//! asked, what they resolved to (following CNAME chains back to the name that
+//! was asked for), and which lookups failed.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use simple_dns::rdata::RData;
+use simple_dns::{Packet, PacketFlag, RCODE};
+
+/// Standard DNS, multicast DNS is left out (it names local hosts, not destinations).
+pub const DNS_PORT: u16 = 53;
+/// LLMNR (RFC 4795): Windows asks it for single-label names such as `wpad`.
+pub const LLMNR_PORT: u16 = 5355;
+/// CNAME hops followed before giving up (a loop, or crafted input).
+const MAX_CHAIN: usize = 16;
+
+/// One DNS message, reduced to what capdoc uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsMessage {
+    pub id: u16,
+    pub response: bool,
+    /// 0 no error, 2 SERVFAIL, 3 NXDOMAIN (RFC 1035 section 4.1.1).
+    pub rcode: u8,
+    /// The first question's name, lower case, without the final dot.
+    pub question: Option<String>,
+    /// For each address in the answer: the asked name it belongs to.
+    pub addresses: Vec<IpAddr>,
+    /// The CNAME chain from the asked name, in order.
+    pub cnames: Vec<String>,
+}
+
+impl DnsMessage {
+    pub fn rcode_name(&self) -> &'static str {
+        match self.rcode {
+            0 => "NOERROR",
+            1 => "FORMERR",
+            2 => "SERVFAIL",
+            3 => "NXDOMAIN",
+            4 => "NOTIMP",
+            5 => "REFUSED",
+            _ => "error",
+        }
+    }
+}
+
+fn normal(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Parses one DNS message (UDP payload, or one TCP message without its length prefix).
+pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
+    let packet = Packet::parse(payload).ok()?;
+    let question = packet.questions.first().map(|q| normal(&q.qname.to_string()));
+    let mut message = DnsMessage {
+        id: packet.id(),
+        response: packet.has_flags(PacketFlag::RESPONSE),
+        rcode: rcode_value(packet.rcode()),
+        question: question.clone(),
+        addresses: Vec::new(),
+        cnames: Vec::new(),
+    };
+    let Some(asked) = question else { return Some(message) };
+    // Walk the chain: asked -> CNAME -> ... -> A/AAAA. Records whose owner is not
+    // on the chain (additional glue, other questions) do not name this address.
+    let mut current = asked;
+    let mut chain = vec![current.clone()];
+    for _ in 0..MAX_CHAIN {
+        let mut next = None;
+        for rr in &packet.answers {
+            if normal(&rr.name.to_string()) != current {
+                continue;
+            }
+            match &rr.rdata {
+                RData::A(a) => message.addresses.push(IpAddr::V4(Ipv4Addr::from(a.address))),
+                RData::AAAA(a) => message.addresses.push(IpAddr::V6(Ipv6Addr::from(a.address))),
+                RData::CNAME(target) => next = Some(normal(&target.0.to_string())),
+                _ => {}
+            }
+        }
+        match next {
+            Some(n) if !chain.contains(&n) => {
+                message.cnames.push(n.clone());
+                chain.push(n.clone());
+                current = n;
+            }
+            _ => break,
+        }
+    }
+    Some(message)
+}
+
+fn rcode_value(rcode: RCODE) -> u8 {
+    match rcode {
+        RCODE::NoError => 0,
+        RCODE::FormatError => 1,
+        RCODE::ServerFailure => 2,
+        RCODE::NameError => 3,
+        RCODE::NotImplemented => 4,
+        RCODE::Refused => 5,
+        _ => 15,
+    }
+}
+
+/// Splits a TCP DNS stream (RFC 1035 section 4.2.2: each message behind a
+/// 2-byte length) into messages.
+pub fn tcp_messages(stream: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = stream;
+    std::iter::from_fn(move || {
+        let len = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+        let message = rest.get(2..2 + len)?;
+        rest = &rest[2 + len..];
+        Some(message)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simple_dns::rdata::{A, CNAME};
+    use simple_dns::{Name, Question, ResourceRecord, CLASS, QCLASS, QTYPE, TYPE};
+
+    fn response(asked: &str, records: Vec<ResourceRecord<'static>>, rcode: RCODE) -> Vec<u8> {
+        let mut p = Packet::new_reply(7);
+        *p.rcode_mut() = rcode;
+        p.questions.push(Question::new(
+            Name::new_unchecked(asked).into_owned(),
+            QTYPE::TYPE(TYPE::A),
+            QCLASS::CLASS(CLASS::IN),
+            false,
+        ));
+        p.answers = records;
+        p.build_bytes_vec().expect("builds")
+    }
+
+    fn rr(owner: &'static str, data: RData<'static>) -> ResourceRecord<'static> {
+        ResourceRecord::new(Name::new_unchecked(owner), CLASS::IN, 60, data)
+    }
+
+    #[test]
+    fn follows_the_cname_chain_to_the_asked_name() {
+        let bytes = response(
+            "contoso.msappproxy.net",
+            vec![
+                rr(
+                    "contoso.msappproxy.net",
+                    RData::CNAME(CNAME(Name::new_unchecked("cwap-nam1.cloudapp.net"))),
+                ),
+                rr("cwap-nam1.cloudapp.net", RData::A(A { address: 0xCB00_7105 })),
+                rr("unrelated.example", RData::A(A { address: 0x0A00_0001 })),
+            ],
+            RCODE::NoError,
+        );
+        let m = parse(&bytes).expect("parses");
+        assert!(m.response);
+        assert_eq!(m.question.as_deref(), Some("contoso.msappproxy.net"));
+        assert_eq!(m.cnames, vec!["cwap-nam1.cloudapp.net"]);
+        assert_eq!(m.addresses, vec![IpAddr::from([203, 0, 113, 5])]);
+    }
+
+    #[test]
+    fn nxdomain_and_garbage() {
+        let m = parse(&response("nope.msappproxy.net", vec![], RCODE::NameError)).expect("parses");
+        assert_eq!(m.rcode_name(), "NXDOMAIN");
+        assert!(parse(&[1, 2, 3]).is_none());
+    }
+
+    #[test]
+    fn cname_loops_end() {
+        let bytes = response(
+            "a.example",
+            vec![
+                rr("a.example", RData::CNAME(CNAME(Name::new_unchecked("b.example")))),
+                rr("b.example", RData::CNAME(CNAME(Name::new_unchecked("a.example")))),
+            ],
+            RCODE::NoError,
+        );
+        assert_eq!(parse(&bytes).expect("parses").cnames, vec!["b.example"]);
+    }
+
+    #[test]
+    fn tcp_framing() {
+        let stream = [0, 2, 0xaa, 0xbb, 0, 1, 0xcc, 0, 5, 1];
+        let messages: Vec<&[u8]> = tcp_messages(&stream).collect();
+        assert_eq!(messages, vec![&[0xaa, 0xbb][..], &[0xcc][..]]);
+    }
+}
+
+/// At most this many addresses are remembered, each with at most
+/// [`MAX_NAMES_PER_ADDRESS`] names (the newest kept).
+pub const MAX_ADDRESSES: usize = 65_536;
+const MAX_NAMES_PER_ADDRESS: usize = 8;
+/// Lookups remembered for the failure report.
+const MAX_LOOKUPS: usize = 4096;
+
+/// A name that resolved to an address, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolution {
+    pub name: String,
+    pub ts: i64,
+    pub frame: u64,
+}
+
+/// A question and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    pub name: String,
+    pub query_frame: u64,
+    pub ts: i64,
+    /// `None` while unanswered.
+    pub rcode: Option<u8>,
+    pub answer_frame: Option<u64>,
+    pub addresses: usize,
+}
+
+/// Everything DNS told during a capture.
+#[derive(Default)]
+pub struct DnsLog {
+    by_address: std::collections::HashMap<IpAddr, Vec<Resolution>>,
+    pub lookups: Vec<Lookup>,
+    pub messages: u64,
+}
+
+impl DnsLog {
+    /// Records one message seen at `frame`.
+    pub fn record(&mut self, message: &DnsMessage, ts: i64, frame: u64) {
+        self.messages += 1;
+        let Some(name) = message.question.clone() else { return };
+        if !message.response {
+            if self.lookups.len() < MAX_LOOKUPS {
+                self.lookups.push(Lookup {
+                    name,
+                    query_frame: frame,
+                    ts,
+                    rcode: None,
+                    answer_frame: None,
+                    addresses: 0,
+                });
+            }
+            return;
+        }
+        if let Some(lookup) = self
+            .lookups
+            .iter_mut()
+            .rev()
+            .find(|l| l.name == name && l.rcode.is_none())
+        {
+            lookup.rcode = Some(message.rcode);
+            lookup.answer_frame = Some(frame);
+            lookup.addresses = message.addresses.len();
+        }
+        for &address in &message.addresses {
+            if !self.by_address.contains_key(&address) && self.by_address.len() >= MAX_ADDRESSES {
+                continue;
+            }
+            let names = self.by_address.entry(address).or_default();
+            if names.len() >= MAX_NAMES_PER_ADDRESS {
+                names.remove(0);
+            }
+            names.push(Resolution {
+                name: name.clone(),
+                ts,
+                frame,
+            });
+        }
+    }
+
+    /// The name that DNS most recently mapped to `address` at or before `ts`.
+    pub fn name_for(&self, address: IpAddr, ts: i64) -> Option<&Resolution> {
+        self.by_address
+            .get(&address)?
+            .iter()
+            .filter(|r| r.ts <= ts)
+            .max_by_key(|r| r.ts)
+    }
+}

@@ -1,0 +1,401 @@
+//! HTTP/1.x (RFC 9112) heads read with httparse from the reassembled streams of
+//! a connection: requests (CONNECT, absolute-URI requests to a proxy, ordinary
+//! requests) paired with their responses in order, which also covers
+//! keep-alive, a CONNECT retried after a 407, and pipelining. After a 2xx to
+//! CONNECT the rest of both streams is the tunnel (RFC 9110 section 9.3.6).
+//!
+//! Credentials never leave this module: of `Proxy-Authorization`,
+//! `Authorization` and `Cookie` only the scheme or the fact is kept.
+
+/// Headers parsed per message; more is not a real client.
+const MAX_HEADERS: usize = 64;
+/// Exchanges kept per connection.
+const MAX_EXCHANGES: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `CONNECT host:port`.
+    Authority { host: String, port: u16 },
+    /// `GET http://host[:port]/path` (a request to a proxy).
+    Absolute { host: String, port: u16, path: String },
+    /// `GET /path` with a `Host` header, when present.
+    Origin { host: Option<String>, path: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub target: Target,
+    /// Offset of the request in the client stream, to find its frame.
+    pub offset: usize,
+    /// `Proxy-Authorization` scheme (`Basic`, `NTLM`, ...), never the credentials.
+    pub proxy_auth_scheme: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub offset: usize,
+    /// Schemes offered in `Proxy-Authenticate`.
+    pub proxy_authenticate: Vec<String>,
+    pub via: Option<String>,
+    pub server: Option<String>,
+    /// `X-Squid-Error` or `Proxy-Status`: the proxy says it made this answer.
+    pub proxy_error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    pub request: Request,
+    pub response: Option<Response>,
+}
+
+/// What one TCP connection carried as HTTP.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Conversation {
+    pub exchanges: Vec<Exchange>,
+    /// Where the tunnel starts in the client and server streams, after a 2xx to CONNECT.
+    pub tunnel: Option<(usize, usize)>,
+}
+
+impl Conversation {
+    /// Whether the connection was used the way a proxy is used.
+    pub fn is_proxy_use(&self) -> bool {
+        self.exchanges
+            .iter()
+            .any(|e| matches!(e.request.target, Target::Authority { .. } | Target::Absolute { .. }))
+    }
+}
+
+/// Whether bytes start like an HTTP request line.
+pub fn looks_like_request(stream: &[u8]) -> bool {
+    const METHODS: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"CONNECT ",
+        b"HEAD ",
+        b"PUT ",
+        b"OPTIONS ",
+        b"DELETE ",
+        b"PATCH ",
+        b"TRACE ",
+    ];
+    METHODS.iter().any(|m| stream.starts_with(m))
+}
+
+/// Pairs the requests of `client` with the responses of `server`.
+pub fn conversation(client: &[u8], server: &[u8]) -> Conversation {
+    let mut conv = Conversation::default();
+    if !looks_like_request(client) {
+        return conv;
+    }
+    let (mut c, mut s) = (0, 0);
+    while conv.exchanges.len() < MAX_EXCHANGES {
+        let Some((request, request_end)) = parse_request(client, c) else {
+            break;
+        };
+        c = request_end;
+        let response = loop {
+            match parse_response(server, s) {
+                Some((r, end)) if (100..200).contains(&r.status) => s = end,
+                Some((r, end)) => {
+                    s = end;
+                    break Some(r);
+                }
+                None => break None,
+            }
+        };
+        let tunnel = request.method == "CONNECT" && response.as_ref().is_some_and(|r| (200..300).contains(&r.status));
+        conv.exchanges.push(Exchange {
+            request,
+            response: response.clone(),
+        });
+        if tunnel {
+            conv.tunnel = Some((c, s));
+            break;
+        }
+        if response.is_none() {
+            // Later requests (pipelined) still count, without answers.
+            while let Some((request, end)) = parse_request(client, c) {
+                if conv.exchanges.len() >= MAX_EXCHANGES {
+                    break;
+                }
+                conv.exchanges.push(Exchange {
+                    request,
+                    response: None,
+                });
+                c = end;
+            }
+            break;
+        }
+    }
+    conv
+}
+
+fn header_text(value: &[u8]) -> String {
+    String::from_utf8_lossy(value).trim().to_string()
+}
+
+fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    let authority = authority.trim();
+    if let Some(rest) = authority.strip_prefix('[') {
+        // [v6]:port
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None => default_port,
+        };
+        return Some((host.to_ascii_lowercase(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => Some((host.to_ascii_lowercase(), port.parse().ok()?)),
+        _ => Some((authority.to_ascii_lowercase(), default_port)),
+    }
+}
+
+fn parse_target(method: &str, path: &str, host_header: Option<String>) -> Option<Target> {
+    if method == "CONNECT" {
+        let (host, port) = split_host_port(path, 443)?;
+        if host.is_empty() || host.starts_with('/') {
+            return None;
+        }
+        return Some(Target::Authority { host, port });
+    }
+    let lower = path.to_ascii_lowercase();
+    for (scheme, port) in [("http://", 80u16), ("https://", 443)] {
+        if lower.starts_with(scheme) {
+            let rest = &path[scheme.len()..];
+            let (authority, path) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, "/"),
+            };
+            let authority = authority.rsplit('@').next().unwrap_or(authority);
+            let (host, port) = split_host_port(authority, port)?;
+            return Some(Target::Absolute {
+                host,
+                port,
+                path: path.to_string(),
+            });
+        }
+    }
+    Some(Target::Origin {
+        host: host_header,
+        path: path.to_string(),
+    })
+}
+
+/// Parses one request head at `at`; returns it with the offset after its body.
+fn parse_request(stream: &[u8], at: usize) -> Option<(Request, usize)> {
+    let bytes = stream.get(at..)?;
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(bytes) {
+        Ok(httparse::Status::Complete(n)) => n,
+        _ => return None,
+    };
+    let method = req.method?.to_string();
+    let mut host = None;
+    let mut proxy_auth_scheme = None;
+    let mut body = 0usize;
+    for h in req.headers.iter() {
+        let name = h.name.to_ascii_lowercase();
+        match name.as_str() {
+            "host" => host = Some(header_text(h.value).to_ascii_lowercase()),
+            "proxy-authorization" => {
+                proxy_auth_scheme = header_text(h.value).split_whitespace().next().map(str::to_string);
+            }
+            "content-length" => body = header_text(h.value).parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    let host = host.map(|h| split_host_port(&h, 80).map_or(h, |(host, _)| host));
+    let target = parse_target(&method, req.path?, host)?;
+    let end = at.saturating_add(head_len).saturating_add(body).min(stream.len());
+    Some((
+        Request {
+            method,
+            target,
+            offset: at,
+            proxy_auth_scheme,
+        },
+        end,
+    ))
+}
+
+/// Parses one response head at `at`; returns it with the offset after its body
+/// (Content-Length or chunked; a body that runs to the close ends the stream).
+fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
+    let bytes = stream.get(at..)?;
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let head_len = match resp.parse(bytes) {
+        Ok(httparse::Status::Complete(n)) => n,
+        _ => return None,
+    };
+    let status = resp.code?;
+    let mut response = Response {
+        status,
+        reason: resp.reason.unwrap_or_default().to_string(),
+        offset: at,
+        proxy_authenticate: Vec::new(),
+        via: None,
+        server: None,
+        proxy_error: None,
+    };
+    let mut length = None;
+    let mut chunked = false;
+    for h in resp.headers.iter() {
+        let value = header_text(h.value);
+        match h.name.to_ascii_lowercase().as_str() {
+            "proxy-authenticate" => {
+                if let Some(scheme) = value.split_whitespace().next() {
+                    response
+                        .proxy_authenticate
+                        .push(scheme.trim_end_matches(',').to_string());
+                }
+            }
+            "via" => response.via = Some(value),
+            "server" => response.server = Some(value),
+            "x-squid-error" | "proxy-status" => response.proxy_error = Some(value),
+            "content-length" => length = value.parse::<usize>().ok(),
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            _ => {}
+        }
+    }
+    let body_start = at + head_len;
+    let no_body = (100..200).contains(&status) || status == 204 || status == 304;
+    let end = if no_body {
+        body_start
+    } else if chunked {
+        chunked_end(stream, body_start).unwrap_or(stream.len())
+    } else if let Some(n) = length {
+        body_start.saturating_add(n).min(stream.len())
+    } else if (200..300).contains(&status) {
+        // A 2xx without length: either a tunnel (CONNECT) or a body to the close.
+        body_start
+    } else {
+        stream.len()
+    };
+    Some((response, end))
+}
+
+/// End of a chunked body (RFC 9112 section 7.1), if all of it is here.
+fn chunked_end(stream: &[u8], mut at: usize) -> Option<usize> {
+    for _ in 0..10_000 {
+        let line_end = at + stream.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = String::from_utf8_lossy(&stream[at..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        at = line_end + 2;
+        if size == 0 {
+            // Trailers end with an empty line.
+            let rest = stream.get(at..)?;
+            let end = rest.windows(2).position(|w| w == b"\r\n")?;
+            return Some(at + end + 2);
+        }
+        at = at.checked_add(size)?.checked_add(2)?;
+    }
+    None
+}
+
+/// `PROXY host:port` directives in a PAC file, by pattern (no JavaScript engine).
+pub fn pac_proxies(pac: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let upper = pac.to_ascii_uppercase();
+    let mut from = 0;
+    while let Some(i) = upper[from..].find("PROXY ") {
+        let start = from + i + "PROXY ".len();
+        let candidate: String = pac[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']' | '_'))
+            .collect();
+        if candidate.contains(':') && !out.contains(&candidate) {
+            out.push(candidate);
+        }
+        from = start;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_407_then_200_on_one_connection() {
+        let client = b"CONNECT contoso.msappproxy.net:443 HTTP/1.1\r\nHost: contoso.msappproxy.net:443\r\n\r\n\
+CONNECT contoso.msappproxy.net:443 HTTP/1.1\r\nProxy-Authorization: Basic dXNlcjpzZWNyZXQ=\r\n\r\n\x16\x03\x01";
+        let server = b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\n\
+Proxy-Authenticate: NTLM\r\nContent-Length: 5\r\n\r\nerror\
+HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03";
+        let conv = conversation(client, server);
+        assert_eq!(conv.exchanges.len(), 2);
+        let first = conv.exchanges[0].response.as_ref().expect("answered");
+        assert_eq!(
+            (first.status, first.proxy_authenticate.clone()),
+            (407, vec!["Basic".into(), "NTLM".into()])
+        );
+        assert_eq!(conv.exchanges[1].request.proxy_auth_scheme.as_deref(), Some("Basic"));
+        let (c, s) = conv.tunnel.expect("tunnel");
+        assert_eq!(&client[c..], b"\x16\x03\x01");
+        assert_eq!(&server[s..], b"\x16\x03\x03");
+        assert!(
+            !format!("{conv:?}").contains("dXNlcjpzZWNyZXQ"),
+            "credentials must not be kept"
+        );
+    }
+
+    #[test]
+    fn absolute_uri_and_squid_error() {
+        let client =
+            b"GET http://crl3.digicert.com/DigiCertGlobalRootG2.crl HTTP/1.1\r\nHost: crl3.digicert.com\r\n\r\n";
+        let server =
+            b"HTTP/1.1 503 Service Unavailable\r\nX-Squid-Error: ERR_CONNECT_FAIL 110\r\nContent-Length: 0\r\n\r\n";
+        let conv = conversation(client, server);
+        assert!(conv.is_proxy_use());
+        let e = &conv.exchanges[0];
+        assert_eq!(
+            e.request.target,
+            Target::Absolute {
+                host: "crl3.digicert.com".into(),
+                port: 80,
+                path: "/DigiCertGlobalRootG2.crl".into()
+            }
+        );
+        assert_eq!(
+            e.response.as_ref().and_then(|r| r.proxy_error.clone()).as_deref(),
+            Some("ERR_CONNECT_FAIL 110")
+        );
+    }
+
+    #[test]
+    fn pipelined_requests_without_answers_still_count() {
+        let client = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+        let conv = conversation(client, b"");
+        assert_eq!(conv.exchanges.len(), 2);
+        assert!(conv.exchanges.iter().all(|e| e.response.is_none()));
+    }
+
+    #[test]
+    fn connect_targets() {
+        assert_eq!(
+            parse_target("CONNECT", "[2001:db8::5]:443", None),
+            Some(Target::Authority {
+                host: "2001:db8::5".into(),
+                port: 443
+            })
+        );
+        assert_eq!(parse_target("CONNECT", "/", None), None);
+        let chunked =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 204 No\r\n\r\n";
+        let (_, end) = parse_response(chunked, 0).expect("parses");
+        assert!(chunked[end..].starts_with(b"HTTP/1.1 204"));
+    }
+
+    #[test]
+    fn pac_directives() {
+        let pac = "function FindProxyForURL(u, h) { if (isPlainHostName(h)) return \"DIRECT\"; \
+                   return \"PROXY 192.0.2.80:3128; PROXY proxy.contoso.local:8080; DIRECT\"; }";
+        assert_eq!(pac_proxies(pac), vec!["192.0.2.80:3128", "proxy.contoso.local:8080"]);
+    }
+}

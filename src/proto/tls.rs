@@ -1,0 +1,278 @@
+//! TLS handshakes (RFC 5246, RFC 8446) read from the first bytes of each
+//! direction, with tls-parser: the ClientHello's SNI and offered versions, the
+//! ServerHello's chosen version, alerts, and in TLS ≤ 1.2 the server's
+//! certificate (x509-parser), which travels in clear there.
+//!
+//! Handshake messages may span records and records span TCP segments; the
+//! reassembled stream is walked record by record and the handshake bytes are
+//! joined before parsing, up to [`MAX_HANDSHAKE`] bytes.
+
+use tls_parser::{
+    parse_tls_extensions, parse_tls_message_handshake, SNIType, TlsExtension, TlsMessage, TlsMessageHandshake,
+};
+
+const CHANGE_CIPHER_SPEC: u8 = 20;
+const ALERT: u8 = 21;
+const HANDSHAKE: u8 = 22;
+const APPLICATION_DATA: u8 = 23;
+const RECORD_HEADER: usize = 5;
+/// Handshake bytes joined per direction: a ClientHello and a certificate chain.
+const MAX_HANDSHAKE: usize = 48 * 1024;
+
+/// A protocol version as on the wire (0x0303 is TLS 1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u16);
+
+impl Version {
+    pub const TLS12: Version = Version(0x0303);
+
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            0x0300 => "SSL 3.0",
+            0x0301 => "TLS 1.0",
+            0x0302 => "TLS 1.1",
+            0x0303 => "TLS 1.2",
+            0x0304 => "TLS 1.3",
+            _ => return None,
+        })
+    }
+
+    /// RFC 8701 GREASE values (0x?a?a) mean nothing.
+    fn is_grease(self) -> bool {
+        self.0 & 0x0f0f == 0x0a0a
+    }
+}
+
+/// Whether a stream starts like a TLS record (handshake or alert, a 3.x version).
+pub fn looks_like_tls(stream: &[u8]) -> bool {
+    matches!(stream, [HANDSHAKE | ALERT, 3, 0..=4, ..])
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientHello {
+    pub sni: Option<String>,
+    /// The highest version offered (supported_versions, else the hello's version).
+    pub max_version: Option<Version>,
+}
+
+/// The leaf certificate's names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Certificate {
+    pub subject: String,
+    /// The issuer's distinguished name as `C=US, O=..., CN=...`.
+    pub issuer: String,
+    pub issuer_organization: Option<String>,
+    pub issuer_common_name: Option<String>,
+    pub dns_names: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerFlight {
+    pub server_hello: bool,
+    pub version: Option<Version>,
+    pub certificate: Option<Certificate>,
+    pub certificate_request: bool,
+    /// The first alert in clear: (level, description) as numbers, and a name.
+    pub alert: Option<Alert>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Alert {
+    pub level: u8,
+    pub description: u8,
+}
+
+impl Alert {
+    pub fn is_fatal(self) -> bool {
+        self.level == 2
+    }
+
+    /// RFC 8446 section 6 names.
+    pub fn name(self) -> &'static str {
+        match self.description {
+            0 => "close_notify",
+            10 => "unexpected_message",
+            20 => "bad_record_mac",
+            40 => "handshake_failure",
+            42 => "bad_certificate",
+            43 => "unsupported_certificate",
+            44 => "certificate_revoked",
+            45 => "certificate_expired",
+            46 => "certificate_unknown",
+            47 => "illegal_parameter",
+            48 => "unknown_ca",
+            49 => "access_denied",
+            50 => "decode_error",
+            51 => "decrypt_error",
+            70 => "protocol_version",
+            71 => "insufficient_security",
+            80 => "internal_error",
+            86 => "inappropriate_fallback",
+            90 => "user_canceled",
+            112 => "unrecognized_name",
+            116 => "certificate_required",
+            120 => "no_application_protocol",
+            _ => "unknown alert",
+        }
+    }
+}
+
+/// Walks the records in clear at the start of a stream: joined handshake
+/// bytes, and the first alert (a 2-byte alert body is in clear).
+fn clear_records(stream: &[u8]) -> (Vec<u8>, Option<Alert>) {
+    let mut handshake = Vec::new();
+    let mut alert = None;
+    let mut rest = stream;
+    while rest.len() >= RECORD_HEADER {
+        let content_type = rest[0];
+        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        let body = &rest[RECORD_HEADER..(RECORD_HEADER + len).min(rest.len())];
+        match content_type {
+            HANDSHAKE => {
+                let room = MAX_HANDSHAKE.saturating_sub(handshake.len());
+                handshake.extend_from_slice(&body[..body.len().min(room)]);
+            }
+            ALERT if body.len() == 2 => {
+                alert.get_or_insert(Alert {
+                    level: body[0],
+                    description: body[1],
+                });
+            }
+            // After ChangeCipherSpec everything is encrypted.
+            CHANGE_CIPHER_SPEC | APPLICATION_DATA => break,
+            _ => break,
+        }
+        if body.len() < len {
+            break;
+        }
+        rest = &rest[RECORD_HEADER + len..];
+    }
+    (handshake, alert)
+}
+
+/// Handshake messages in joined handshake bytes.
+fn messages(bytes: &[u8]) -> impl Iterator<Item = TlsMessageHandshake<'_>> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        let (next, message) = parse_tls_message_handshake(rest).ok()?;
+        rest = next;
+        match message {
+            TlsMessage::Handshake(h) => Some(h),
+            _ => None,
+        }
+    })
+}
+
+/// The ClientHello at the start of a client stream, if there is one.
+pub fn client_hello(stream: &[u8]) -> Option<ClientHello> {
+    if !looks_like_tls(stream) {
+        return None;
+    }
+    let (handshake, _) = clear_records(stream);
+    let hello = messages(&handshake).find_map(|m| match m {
+        TlsMessageHandshake::ClientHello(hello) => {
+            let mut out = ClientHello {
+                sni: None,
+                max_version: Some(Version(hello.version.0)),
+            };
+            let extensions = hello
+                .ext
+                .and_then(|e| parse_tls_extensions(e).ok())
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            for ext in extensions {
+                match ext {
+                    TlsExtension::SNI(names) => {
+                        out.sni = names
+                            .iter()
+                            .find(|(kind, _)| *kind == SNIType::HostName)
+                            .map(|(_, name)| String::from_utf8_lossy(name).to_ascii_lowercase());
+                    }
+                    TlsExtension::SupportedVersions(versions) => {
+                        out.max_version = versions.iter().map(|v| Version(v.0)).filter(|v| !v.is_grease()).max();
+                    }
+                    _ => {}
+                }
+            }
+            Some(out)
+        }
+        _ => None,
+    });
+    hello
+}
+
+/// What the server sent in clear at the start of its stream.
+pub fn server_flight(stream: &[u8]) -> Option<ServerFlight> {
+    if !looks_like_tls(stream) {
+        return None;
+    }
+    let (handshake, alert) = clear_records(stream);
+    let mut flight = ServerFlight {
+        alert,
+        ..ServerFlight::default()
+    };
+    for message in messages(&handshake) {
+        match message {
+            TlsMessageHandshake::ServerHello(hello) => {
+                flight.server_hello = true;
+                flight.version = Some(Version(hello.version.0));
+                let extensions = hello
+                    .ext
+                    .and_then(|e| parse_tls_extensions(e).ok())
+                    .map(|(_, v)| v)
+                    .unwrap_or_default();
+                for ext in extensions {
+                    if let TlsExtension::SupportedVersions(v) = ext {
+                        // In a ServerHello this is the one version selected (RFC 8446 section 4.2.1).
+                        if let Some(selected) = v.first() {
+                            flight.version = Some(Version(selected.0));
+                        }
+                    }
+                }
+            }
+            TlsMessageHandshake::Certificate(chain) => {
+                flight.certificate = chain.cert_chain.first().and_then(|c| leaf_certificate(c.data));
+            }
+            TlsMessageHandshake::CertificateRequest(_) => flight.certificate_request = true,
+            _ => {}
+        }
+    }
+    Some(flight)
+}
+
+fn leaf_certificate(der: &[u8]) -> Option<Certificate> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let issuer = cert.issuer();
+    let dns_names = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_ascii_lowercase()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let issuer_organization = issuer
+        .iter_organization()
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_string);
+    let issuer_common_name = issuer
+        .iter_common_name()
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_string);
+    Some(Certificate {
+        subject: cert.subject().to_string(),
+        issuer: issuer.to_string(),
+        issuer_organization,
+        issuer_common_name,
+        dns_names,
+    })
+}
