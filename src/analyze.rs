@@ -2,15 +2,17 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use crate::capture::{CaptureError, CaptureInfo, CaptureReader, Limits, LinkType};
 use crate::decode::{duplicate::DuplicateFilter, Decoder, LinkSkip, Skip, Transport};
 use crate::diagnose;
+use crate::endpoints::ca_set::CaSet;
 use crate::endpoints::Table;
 use crate::flow::{ConnectionTable, FlowLimits, FrameRef};
 use crate::proto::dns::{self, DnsLog};
+use crate::proto::{self, Protocols};
 use crate::report::model::CaptureReport;
 
 /// What the user asked for that changes the analysis.
@@ -19,6 +21,13 @@ pub struct Options {
     /// Analyse only connections opened by this host.
     pub host: Option<IpAddr>,
     pub table: Table,
+    /// Switch to the US Government table when the capture shows its names
+    /// (off when the user chose a table).
+    pub detect_cloud: bool,
+    /// Issuers expected on the leaf certificates of required names.
+    pub ca_set: CaSet,
+    /// Proxies named by the user, on top of those recognised by behaviour.
+    pub proxies: Vec<SocketAddr>,
     pub limits: Limits,
     pub flow_limits: FlowLimits,
 }
@@ -28,6 +37,9 @@ impl Default for Options {
         Options {
             host: None,
             table: Table::public(),
+            detect_cloud: true,
+            ca_set: CaSet::azure(),
+            proxies: Vec::new(),
             limits: Limits::default(),
             flow_limits: FlowLimits::default(),
         }
@@ -40,6 +52,8 @@ pub struct PacketPass {
     pub connections: ConnectionTable,
     pub duplicates_folded: u64,
     pub dns: DnsLog,
+    /// What each connection carried, index for index with `connections`.
+    pub protocols: Vec<Protocols>,
     /// Frames on link types capdoc cannot decode, per link type.
     pub unsupported_links: BTreeMap<LinkType, u64>,
 }
@@ -95,10 +109,12 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
             }
         }
     }
+    let protocols = connections.connections.iter().map(proto::inspect).collect();
     PacketPass {
         info: reader.info,
         connections,
         duplicates_folded: duplicates.folded,
+        protocols,
         dns: dns_log,
         unsupported_links,
     }

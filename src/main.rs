@@ -1,7 +1,7 @@
 //! The `capdoc` command: parse flags, run the library, map results to exit codes.
 
 use std::io::{self, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
 use capdoc::analyze::{self, Options};
+use capdoc::endpoints::ca_set::CaSet;
 use capdoc::endpoints::Table;
 use capdoc::report::model::{CaptureReport, Severity};
 use capdoc::report::{json, text};
@@ -34,6 +35,9 @@ enum Command {
         /// Use this table instead of the built-in one (tab-separated: pattern, port, purpose, status).
         #[arg(long, value_name = "FILE")]
         urls: Option<PathBuf>,
+        /// Print the table of this cloud.
+        #[arg(long, value_enum)]
+        cloud: Option<Cloud>,
     },
 }
 
@@ -54,6 +58,16 @@ struct AnalyzeArgs {
     /// Use this required-URL table instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     urls: Option<PathBuf>,
+    /// Which cloud's required-URL table to use (default: US Government when the capture shows its names, else public).
+    #[arg(long, value_enum)]
+    cloud: Option<Cloud>,
+    /// Issuers expected on the cloud endpoints' certificates, replacing the built-in Azure set:
+    /// PEM CA certificates, or lines of "organization<TAB>common name".
+    #[arg(long, value_name = "FILE")]
+    ca_set: Option<PathBuf>,
+    /// Treat HOST:PORT as an outbound proxy even if no request to it was captured (repeatable).
+    #[arg(long, value_name = "HOST:PORT")]
+    proxy: Vec<SocketAddr>,
     /// Captures analysed at once (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
@@ -70,6 +84,14 @@ enum Format {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum Cloud {
+    /// Microsoft's public cloud (*.msappproxy.net).
+    Public,
+    /// The US Government cloud (*.msappproxy.us).
+    Usgov,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum FailOn {
     Error,
     Warning,
@@ -79,7 +101,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => run_analyze(args),
-        Command::Urls { urls } => run_urls(urls.as_deref()),
+        Command::Urls { urls, cloud } => run_urls(urls.as_deref(), cloud),
     };
     match result {
         Ok(code) => code,
@@ -156,10 +178,27 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, depth: usize) {
 }
 
 fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
-    let table = load_table(args.urls.as_deref())?;
+    let table = match (args.urls.as_deref(), args.cloud) {
+        (Some(path), _) => load_table(Some(path))?,
+        (None, Some(Cloud::Usgov)) => Table::usgov(),
+        (None, _) => Table::public(),
+    };
+    let detect_cloud = args.urls.is_none() && args.cloud.is_none();
+    let ca_set = match &args.ca_set {
+        None => CaSet::azure(),
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            CaSet::parse(&bytes, &path.display().to_string())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?
+        }
+    };
     let opts = Options {
         host: args.host,
         table,
+        detect_cloud,
+        ca_set,
+        proxies: args.proxy.clone(),
         ..Options::default()
     };
     let inputs = expand(&args.inputs);
@@ -214,8 +253,11 @@ fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-fn run_urls(urls: Option<&Path>) -> io::Result<ExitCode> {
-    let table = load_table(urls)?;
+fn run_urls(urls: Option<&Path>, cloud: Option<Cloud>) -> io::Result<ExitCode> {
+    let table = match (urls, cloud) {
+        (None, Some(Cloud::Usgov)) => Table::usgov(),
+        _ => load_table(urls)?,
+    };
     let mut out = io::BufWriter::new(io::stdout().lock());
     writeln!(out, "# {}", table.label())?;
     writeln!(out, "{:<40} {:>5}  {:<24} status", "pattern", "port", "purpose")?;

@@ -2,10 +2,13 @@
 //! administrator can apply. Remediation texts are capdoc's own words, built on
 //! the facts of Microsoft's connector documentation.
 
+mod coverage;
+mod proxy;
+
 use std::collections::BTreeMap;
 
 use super::{syn_filter, time};
-use crate::analyze::PacketPass;
+use crate::analyze::{Options, PacketPass};
 use crate::report::model::*;
 
 /// Service Bus relay and AMQP ports: tried directly first, with HTTPS on 443
@@ -15,7 +18,13 @@ const SERVICEBUS_DIRECT_PORTS: [u16; 7] = [9350, 9351, 9352, 9353, 9354, 5671, 5
 /// At most this many frame numbers are listed per finding.
 const MAX_FRAMES: usize = 50;
 
-pub(super) fn findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attempt]) -> Vec<Finding> {
+pub(super) fn findings(
+    capture: &CaptureFacts,
+    pass: &PacketPass,
+    attempts: &[Attempt],
+    endpoints: &[EndpointCoverage],
+    opts: &Options,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let any_443_ok = attempts
         .iter()
@@ -23,48 +32,32 @@ pub(super) fn findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[At
     for group in by_destination(attempts).values() {
         out.extend(destination_findings(group, any_443_ok));
     }
+    out.extend(proxy::findings(attempts));
+    out.extend(proxy::tls_findings(attempts));
+    out.extend(coverage::findings(attempts, endpoints, pass, opts));
     out.extend(capture_findings(capture, pass, attempts));
-    // Most severe first, then by the time of the first evidence.
+    // Most severe first, then what matters most to the connector, then by the time of the first evidence.
     out.sort_by_key(|f| (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX)));
     out
 }
 
-/// Attempts grouped by destination `ip:port`, in order of first attempt.
+/// Direct attempts grouped by destination `ip:port`, in order of first attempt.
 fn by_destination(attempts: &[Attempt]) -> BTreeMap<(u32, String), Vec<&Attempt>> {
     let mut order: BTreeMap<String, u32> = BTreeMap::new();
     let mut groups: BTreeMap<(u32, String), Vec<&Attempt>> = BTreeMap::new();
-    for a in attempts {
-        let key = destination_key(a);
+    for a in attempts.iter().filter(|a| a.path == Path::Direct) {
+        let key = format!(
+            "{}:{}",
+            a.destination.ip.as_deref().unwrap_or("?"),
+            a.destination.port.unwrap_or(0)
+        );
         let rank = *order.entry(key.clone()).or_insert(a.id);
         groups.entry((rank, key)).or_default().push(a);
     }
     groups
 }
 
-fn destination_key(a: &Attempt) -> String {
-    format!(
-        "{}:{}",
-        a.destination.ip.as_deref().unwrap_or("?"),
-        a.destination.port.unwrap_or(0)
-    )
-}
-
-/// `name (ip):port`, or `ip:port` when no name is known.
-fn label(a: &Attempt) -> String {
-    let ip = a.destination.ip.as_deref().unwrap_or("?");
-    let ip = if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_string()
-    };
-    let port = a.destination.port.unwrap_or(0);
-    match &a.destination.name {
-        Some(name) => format!("{name} ({ip}):{port}"),
-        None => format!("{ip}:{port}"),
-    }
-}
-
-fn frames_of(attempts: &[&Attempt]) -> Vec<u64> {
+pub(super) fn frames_of(attempts: &[&Attempt]) -> Vec<u64> {
     let mut frames: Vec<u64> = attempts.iter().flat_map(|a| a.frames.iter().copied()).collect();
     frames.sort_unstable();
     frames.dedup();
@@ -72,12 +65,12 @@ fn frames_of(attempts: &[&Attempt]) -> Vec<u64> {
     frames
 }
 
-fn ids(attempts: &[&Attempt]) -> Vec<u32> {
+pub(super) fn ids(attempts: &[&Attempt]) -> Vec<u32> {
     attempts.iter().map(|a| a.id).collect()
 }
 
 /// "3 attempts over 7.1 s" or "1 attempt".
-fn attempts_phrase(group: &[&Attempt]) -> String {
+pub(super) fn attempts_phrase(group: &[&Attempt]) -> String {
     let n = group.len();
     let (first, last) = match (group.first(), group.last()) {
         (Some(f), Some(l)) => (f.start_nanos, l.start_nanos),
@@ -91,7 +84,7 @@ fn attempts_phrase(group: &[&Attempt]) -> String {
 }
 
 /// How much a destination matters to the connector, for ordering findings.
-fn rank(a: &Attempt) -> u8 {
+pub(super) fn rank(a: &Attempt) -> u8 {
     match a.required.as_ref().map(|r| r.purpose.as_str()) {
         Some("connector-service") => 0,
         Some("certificate-revocation") => 1,
@@ -104,7 +97,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(first) = group.first() else { return out };
     let rank = rank(first);
-    let dest = label(first);
+    let dest = first.destination_label();
     let ip: Option<std::net::IpAddr> = first.destination.ip.as_deref().and_then(|s| s.parse().ok());
     let port = first.destination.port.unwrap_or(0);
     let reached = group.iter().any(|a| a.outcome.reached());

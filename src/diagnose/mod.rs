@@ -1,46 +1,91 @@
 //! Connections → attempts with outcomes → findings with evidence and fixes →
 //! a verdict.
 
+mod attempts;
 mod findings;
 pub mod time;
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::collections::HashSet;
+use std::net::SocketAddr;
 
 use crate::analyze::{Options, PacketPass};
 use crate::capture::CaptureError;
-use crate::endpoints::Table;
+use crate::endpoints::{self, Table};
 use crate::flow::{Connection, Side};
-use crate::proto::dns::DnsLog;
+use crate::proto::http::Target;
 use crate::report::model::*;
+pub use attempts::{connection_filter, host_port, syn_filter, ANSWER_GRACE_NANOS};
+use attempts::{Context, NameBook};
 
-/// How long after its last SYN a capture must go on before a missing answer
-/// counts as "unanswered" rather than "the capture stopped too early". A
-/// SYN-ACK takes one round trip (milliseconds, even over satellite well under
-/// a second); Linux retransmits the SYN after 1 s and Windows after 3 s.
-pub const ANSWER_GRACE_NANOS: i64 = 1_000_000_000;
+/// Whether the capture asks for US Government cloud names (DNS, SNI, CONNECT).
+fn uses_usgov(pass: &PacketPass) -> bool {
+    let dns = pass.dns.lookups.iter().any(|l| endpoints::is_usgov_name(&l.name));
+    let tls_or_http = pass.protocols.iter().any(|p| {
+        p.client_hello
+            .as_ref()
+            .and_then(|h| h.sni.as_deref())
+            .is_some_and(endpoints::is_usgov_name)
+            || p.http.exchanges.iter().any(|e| match &e.request.target {
+                Target::Authority { host, .. } | Target::Absolute { host, .. } => endpoints::is_usgov_name(host),
+                Target::Origin { .. } => false,
+            })
+    });
+    dns || tls_or_http
+}
 
-/// Which CA set is in use; TLS checks come with the protocol stage.
-const CA_SET_LABEL: &str = "none (TLS certificate checks not enabled)";
+/// Proxies: what the user named, every server that received CONNECT or
+/// absolute-URI requests, and `PROXY ip:port` directives of PAC files seen.
+fn proxies(pass: &PacketPass, opts: &Options) -> HashSet<SocketAddr> {
+    let mut proxies: HashSet<SocketAddr> = opts.proxies.iter().copied().collect();
+    for (conn, protocols) in pass.connections.connections.iter().zip(&pass.protocols) {
+        if protocols.http.is_proxy_use() {
+            proxies.insert(conn.server);
+        }
+        proxies.extend(
+            protocols
+                .pac_proxies
+                .iter()
+                .filter_map(|p| p.parse::<SocketAddr>().ok()),
+        );
+    }
+    proxies
+}
 
 /// Builds the report of a capture that was read.
 pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
-    let names = NameBook::new(&pass.dns, &pass.info.name_records);
-    let capture_end = pass.info.capture_end().unwrap_or(0);
-    let mut attempts = Vec::new();
-    for conn in &pass.connections.connections {
-        if let Some(host) = opts.host {
-            if conn.client.ip() != host {
-                continue;
-            }
+    let resolved;
+    let opts = if opts.detect_cloud && uses_usgov(&pass) {
+        resolved = Options {
+            table: Table::usgov(),
+            ..opts.clone()
+        };
+        &resolved
+    } else {
+        opts
+    };
+    let proxies = proxies(&pass, opts);
+    let cx = Context {
+        names: NameBook::new(&pass.dns, &pass.info.name_records),
+        table: &opts.table,
+        ca_set: &opts.ca_set,
+        proxies: &proxies,
+        capture_end: pass.info.capture_end().unwrap_or(0),
+    };
+    let mut attempts: Vec<Attempt> = Vec::new();
+    for (conn, protocols) in pass.connections.connections.iter().zip(&pass.protocols) {
+        if opts.host.is_some_and(|host| conn.client.ip() != host) {
+            continue;
         }
-        if let Some(attempt) = direct_attempt(conn, attempts.len() as u32 + 1, capture_end, &names, &opts.table) {
-            attempts.push(attempt);
+        let next_id = attempts.len() as u32 + 1;
+        if cx.proxies.contains(&conn.server) {
+            attempts.extend(attempts::proxy_attempts(conn, protocols, next_id, &cx));
+        } else if let Some(a) = attempts::direct_attempt(conn, protocols, next_id, &cx) {
+            attempts.push(a);
         }
     }
     let capture = capture_facts(&pass);
     let endpoints = coverage(&opts.table, &attempts);
-    let findings = findings::findings(&capture, &pass, &attempts);
+    let findings = findings::findings(&capture, &pass, &attempts, &endpoints, opts);
     let verdict = verdict(&attempts, &findings);
     let connections = pass
         .connections
@@ -55,7 +100,7 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
         file: file.to_string(),
         error: None,
         capture,
-        tables: tables(&opts.table),
+        tables: tables(opts),
         attempts,
         findings,
         endpoints,
@@ -73,7 +118,7 @@ pub fn error_report(file: &str, error: &CaptureError, opts: &Options) -> Capture
         file: file.to_string(),
         error: Some(message.clone()),
         capture: CaptureFacts::default(),
-        tables: tables(&opts.table),
+        tables: tables(opts),
         attempts: Vec::new(),
         findings: Vec::new(),
         endpoints: coverage(&opts.table, &[]),
@@ -85,262 +130,11 @@ pub fn error_report(file: &str, error: &CaptureError, opts: &Options) -> Capture
     }
 }
 
-fn tables(table: &Table) -> Tables {
+fn tables(opts: &Options) -> Tables {
     Tables {
-        urls: table.label(),
-        ca_set: CA_SET_LABEL.to_string(),
+        urls: opts.table.label(),
+        ca_set: opts.ca_set.label(),
     }
-}
-
-/// Names known for addresses, with where each came from.
-struct NameBook<'a> {
-    dns: &'a DnsLog,
-    nrb: HashMap<IpAddr, String>,
-}
-
-impl<'a> NameBook<'a> {
-    fn new(dns: &'a DnsLog, records: &[(IpAddr, String)]) -> Self {
-        let mut nrb = HashMap::new();
-        for (ip, name) in records {
-            nrb.entry(*ip).or_insert_with(|| name.clone());
-        }
-        NameBook { dns, nrb }
-    }
-
-    /// The DNS answer that mapped `ip` most recently before `ts`, else a pcapng
-    /// name record.
-    fn name_of(&self, ip: IpAddr, ts: i64) -> Option<(String, NameSource)> {
-        if let Some(r) = self.dns.name_for(ip, ts) {
-            return Some((r.name.clone(), NameSource::Dns));
-        }
-        self.nrb.get(&ip).map(|n| (n.clone(), NameSource::Nrb))
-    }
-}
-
-/// Formats an endpoint as the schema wants: `ip:port`, IPv6 in brackets.
-pub fn host_port(addr: SocketAddr) -> String {
-    addr.to_string()
-}
-
-fn direct_attempt(conn: &Connection, id: u32, capture_end: i64, names: &NameBook, table: &Table) -> Option<Attempt> {
-    let opened_by_syn = !conn.syns.is_empty();
-    let carried_request = conn.bytes[Side::Client as usize] > 0;
-    if !opened_by_syn && !carried_request {
-        return None;
-    }
-    let (outcome, detail) = outcome(conn, capture_end);
-    let name = names.name_of(conn.server.ip(), conn.first.ts);
-    let required = name
-        .as_ref()
-        .and_then(|(n, _)| table.lookup(n, conn.server.port(), None))
-        .map(|row| RequiredRef {
-            pattern: row.pattern.clone(),
-            port: row.port,
-            purpose: row.purpose.clone(),
-        });
-    Some(Attempt {
-        id,
-        connection: conn.id,
-        client: host_port(conn.client),
-        destination: Destination {
-            name: name.as_ref().map(|(n, _)| n.clone()),
-            ip: Some(conn.server.ip().to_string()),
-            port: Some(conn.server.port()),
-        },
-        name_source: name.map(|(_, source)| source),
-        path: Path::Direct,
-        proxy: None,
-        outcome,
-        http_status: None,
-        syn_retransmits: conn.syn_retransmits,
-        conn_state: conn.conn_state(),
-        start: time::rfc3339(conn.first.ts),
-        frames: evidence_frames(conn),
-        wireshark_filter: connection_filter(conn),
-        required,
-        tls: None,
-        pid: None,
-        detail,
-        start_nanos: conn.first.ts,
-    })
-}
-
-/// The outcome of a direct connection, with a one-line account.
-fn outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
-    let server_reset = conn.reset.filter(|r| r.from == Side::Server);
-    let sent = conn.syn_retransmits + 1;
-    let Some(syn_ack) = conn.syn_ack else {
-        if conn.syns.is_empty() {
-            // Picked up mid-stream with a request in it.
-            return if conn.bytes[Side::Server as usize] > 0 {
-                (
-                    Outcome::Ok,
-                    "connection already open when the capture started; the server sent data".into(),
-                )
-            } else {
-                (
-                    Outcome::Incomplete,
-                    "connection already open when the capture started; no answer seen".into(),
-                )
-            };
-        }
-        if let Some(icmp) = conn.icmp {
-            return (
-                Outcome::IcmpUnreachable,
-                format!(
-                    "{} answered the SYN with ICMP destination unreachable ({}), frame {}",
-                    icmp.from,
-                    icmp.message.describe(),
-                    icmp.frame.number
-                ),
-            );
-        }
-        if let Some(reset) = server_reset {
-            return (
-                Outcome::Reset,
-                format!("SYN answered by RST, frame {}", reset.frame.number),
-            );
-        }
-        let last_syn = conn.last_syn().map_or(conn.first.ts, |s| s.ts);
-        if let Some(abort) = conn.reset.filter(|r| r.from == Side::Client) {
-            // The client gave up on its own SYN (Zeek RSTOS0): unanswered only if it waited.
-            let waited = abort.frame.ts - last_syn;
-            return if waited >= ANSWER_GRACE_NANOS {
-                (
-                    Outcome::SynUnanswered,
-                    format!(
-                        "{sent} SYN{} over {}, no answer; the client gave up",
-                        plural(sent),
-                        time::span(last_syn - conn.first.ts)
-                    ),
-                )
-            } else {
-                (
-                    Outcome::Incomplete,
-                    format!(
-                        "the client abandoned the attempt {} after its SYN (frame {})",
-                        time::span(waited),
-                        abort.frame.number
-                    ),
-                )
-            };
-        }
-        let waited = capture_end - last_syn;
-        return if waited >= ANSWER_GRACE_NANOS {
-            (
-                Outcome::SynUnanswered,
-                format!(
-                    "{sent} SYN{} over {}, no answer",
-                    plural(sent),
-                    time::span(last_syn - conn.first.ts)
-                ),
-            )
-        } else {
-            (
-                Outcome::Incomplete,
-                format!(
-                    "capture ended {} after the last SYN, too soon to expect an answer",
-                    time::span(waited)
-                ),
-            )
-        };
-    };
-    let server_data = conn.first_data[Side::Server as usize];
-    if let Some(reset) = server_reset {
-        let before_data = server_data.is_none_or(|d| d.ts > reset.frame.ts);
-        if before_data {
-            return (
-                Outcome::Reset,
-                format!(
-                    "connected, then reset by the server (frame {}) before it sent any data",
-                    reset.frame.number
-                ),
-            );
-        }
-    }
-    let client_data = conn.first_data[Side::Client as usize];
-    if let (Some(request), None) = (client_data, server_data) {
-        let ended = conn.reset.is_some() || conn.fin.iter().any(Option::is_some);
-        return if ended {
-            (
-                Outcome::NoResponse,
-                format!(
-                    "connected and sent data (frame {}), the server never answered",
-                    request.number
-                ),
-            )
-        } else {
-            (
-                Outcome::Incomplete,
-                format!(
-                    "connected and sent data (frame {}); the capture ended before any answer",
-                    request.number
-                ),
-            )
-        };
-    }
-    let connect = time::span(syn_ack.ts - conn.syns.first().map_or(syn_ack.ts, |s| s.ts));
-    let detail = if conn.syn_retransmits > 0 {
-        format!("connected after {sent} SYNs ({connect})")
-    } else {
-        format!("connected in {connect}")
-    };
-    (Outcome::Ok, detail)
-}
-
-fn plural(n: u32) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-/// The frames that show what happened, the first SYN first.
-fn evidence_frames(conn: &Connection) -> Vec<u64> {
-    let mut frames: Vec<u64> = conn.syns.iter().map(|f| f.number).collect();
-    if frames.is_empty() {
-        frames.push(conn.first.number);
-    }
-    frames.extend(conn.syn_ack.map(|f| f.number));
-    frames.extend(conn.icmp.map(|i| i.frame.number));
-    frames.extend(conn.reset.map(|r| r.frame.number));
-    frames.extend(conn.first_data.iter().flatten().map(|f| f.number));
-    frames.sort_unstable();
-    frames.dedup();
-    frames
-}
-
-fn ip_field(ip: IpAddr) -> &'static str {
-    if ip.is_ipv6() {
-        "ipv6"
-    } else {
-        "ip"
-    }
-}
-
-/// A display filter that shows this connection's packets in both directions.
-pub fn connection_filter(conn: &Connection) -> String {
-    let f = ip_field(conn.client.ip());
-    let tcp = format!(
-        "{f}.addr=={} && tcp.port=={} && {f}.addr=={} && tcp.port=={}",
-        conn.client.ip(),
-        conn.client.port(),
-        conn.server.ip(),
-        conn.server.port()
-    );
-    match conn.icmp {
-        Some(icmp) => format!("({tcp}) || frame.number=={}", icmp.frame.number),
-        None => tcp,
-    }
-}
-
-/// A display filter that shows every SYN to a destination.
-pub fn syn_filter(ip: IpAddr, port: u16) -> String {
-    format!(
-        "tcp.flags.syn==1 && tcp.flags.ack==0 && {}.dst=={ip} && tcp.dstport=={port}",
-        ip_field(ip)
-    )
 }
 
 fn capture_facts(pass: &PacketPass) -> CaptureFacts {

@@ -74,11 +74,34 @@ pub struct TableError {
 }
 
 const PUBLIC: &str = include_str!("data/public.tsv");
+const USGOV: &str = include_str!("data/usgov.tsv");
+
+/// Names only the US Government cloud uses: seeing one picks its table.
+const USGOV_MARKERS: [&str; 5] = [
+    "msappproxy.us",
+    "servicebus.usgovcloudapi.net",
+    "login.windows.us",
+    "microsoftonline.us",
+    "microsoft.us",
+];
+
+/// Whether a name belongs to the US Government cloud's endpoints.
+pub fn is_usgov_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    USGOV_MARKERS
+        .iter()
+        .any(|m| name == *m || name.ends_with(&format!(".{m}")))
+}
 
 impl Table {
     /// The public-cloud table shipped with capdoc.
     pub fn public() -> Table {
         Table::parse(PUBLIC, "public").expect("the embedded table is valid (tested)")
+    }
+
+    /// The US Government cloud table shipped with capdoc.
+    pub fn usgov() -> Table {
+        Table::parse(USGOV, "usgov").expect("the embedded table is valid (tested)")
     }
 
     /// Parses the tab-separated format of `data/public.tsv`.
@@ -176,6 +199,17 @@ mod tests {
         let t = Table::public();
         assert!(t.rows.len() > 30);
         assert_eq!(t.date, "2026-11-23");
+    }
+
+    #[test]
+    fn usgov_table_and_markers() {
+        let t = Table::usgov();
+        assert!(t.lookup("contoso.msappproxy.us", 443, None).is_some());
+        assert!(t.lookup("contoso.msappproxy.net", 443, None).is_none());
+        assert!(is_usgov_name("login.windows.us"));
+        assert!(is_usgov_name("x.servicebus.usgovcloudapi.net"));
+        assert!(!is_usgov_name("login.windows.net"));
+        assert!(!is_usgov_name("notmicrosoft.us"));
     }
 
     #[test]

@@ -347,7 +347,7 @@ impl ConnectionTable {
             conn.bytes[s] += u64::from(seg.wire_len);
             conn.first_data[s].get_or_insert(frame);
             let before = conn.streams[s].memory();
-            match conn.streams[s].insert(SeqNumber(seg.seq), seg.payload) {
+            match conn.streams[s].insert(SeqNumber(seg.seq), seg.payload, frame.number) {
                 Insert::Repeat => conn.history.note(side, 't'),
                 Insert::New | Insert::Ignored => conn.history.note(side, 'd'),
             }

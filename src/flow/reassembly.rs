@@ -20,7 +20,14 @@ pub struct Stream {
     capacity: u32,
     /// Bytes that fell beyond the capacity (not kept).
     pub dropped_bytes: u64,
+    /// Where segments started, as (stream offset, frame number), in offset
+    /// order, so a message found in the stream can be traced to its frame.
+    marks: Vec<(u32, u64)>,
 }
+
+/// Segment starts remembered per direction; the first ones carry the
+/// handshakes and heads that evidence points at.
+const MAX_MARKS: usize = 64;
 
 /// What one segment added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +68,16 @@ impl Stream {
         self.ranges.len() > 1 || self.ranges.first().is_some_and(|r| r.0 > 0)
     }
 
-    pub fn insert(&mut self, seq: SeqNumber, payload: &[u8]) -> Insert {
+    /// The frame that carried stream byte `offset` (the segment starting at or before it).
+    pub fn frame_at(&self, offset: usize) -> Option<u64> {
+        self.marks
+            .iter()
+            .rev()
+            .find(|(o, _)| *o as usize <= offset)
+            .map(|&(_, f)| f)
+    }
+
+    pub fn insert(&mut self, seq: SeqNumber, payload: &[u8], frame: u64) -> Insert {
         if payload.is_empty() {
             return Insert::Ignored;
         }
@@ -110,6 +126,12 @@ impl Stream {
             self.write(cursor, end, start, bytes);
         }
         self.add_range(start, end);
+        if self.marks.len() < MAX_MARKS {
+            let at = self.marks.partition_point(|&(o, _)| o < start);
+            if self.marks.get(at).is_none_or(|&(o, _)| o != start) {
+                self.marks.insert(at, (start, frame));
+            }
+        }
         Insert::New
     }
 
@@ -153,10 +175,10 @@ mod tests {
     fn in_order_and_out_of_order() {
         let mut s = Stream::new(64);
         s.set_base(SeqNumber(99));
-        assert_eq!(s.insert(SeqNumber(106), b"world"), Insert::New);
+        assert_eq!(s.insert(SeqNumber(106), b"world", 1), Insert::New);
         assert!(s.contiguous().is_empty());
         assert!(s.has_gap());
-        assert_eq!(s.insert(SeqNumber(100), b"hello,"), Insert::New);
+        assert_eq!(s.insert(SeqNumber(100), b"hello,", 1), Insert::New);
         assert_eq!(s.contiguous(), b"hello,world");
         assert!(!s.has_gap());
     }
@@ -165,9 +187,9 @@ mod tests {
     fn retransmission_is_a_repeat_and_first_copy_wins() {
         let mut s = Stream::new(64);
         s.set_base(SeqNumber(u32::MAX));
-        assert_eq!(s.insert(SeqNumber(0), b"abc"), Insert::New);
-        assert_eq!(s.insert(SeqNumber(0), b"abc"), Insert::Repeat);
-        assert_eq!(s.insert(SeqNumber(1), b"XYZ"), Insert::New);
+        assert_eq!(s.insert(SeqNumber(0), b"abc", 1), Insert::New);
+        assert_eq!(s.insert(SeqNumber(0), b"abc", 1), Insert::Repeat);
+        assert_eq!(s.insert(SeqNumber(1), b"XYZ", 1), Insert::New);
         assert_eq!(s.contiguous(), b"abcZ");
     }
 
@@ -175,10 +197,10 @@ mod tests {
     fn capacity_bounds_memory() {
         let mut s = Stream::new(8);
         s.set_base(SeqNumber(0));
-        assert_eq!(s.insert(SeqNumber(1), b"0123456789"), Insert::New);
+        assert_eq!(s.insert(SeqNumber(1), b"0123456789", 1), Insert::New);
         assert_eq!(s.contiguous(), b"01234567");
         assert_eq!(s.dropped_bytes, 2);
-        assert_eq!(s.insert(SeqNumber(20), b"late"), Insert::Ignored);
+        assert_eq!(s.insert(SeqNumber(20), b"late", 1), Insert::Ignored);
         assert!(s.memory() <= 16);
     }
 
@@ -187,7 +209,7 @@ mod tests {
         let mut s = Stream::new(10_000);
         s.set_base(SeqNumber(0));
         for i in 0..100u32 {
-            s.insert(SeqNumber(1 + i * 10), b"x");
+            s.insert(SeqNumber(1 + i * 10), b"x", 1);
         }
         assert!(s.ranges.len() <= MAX_RANGES);
     }

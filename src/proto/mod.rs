@@ -1,5 +1,77 @@
 //! Application protocols read from UDP payloads and reassembled TCP streams.
+//!
+//! [`inspect`] turns the first bytes of each direction of a connection into
+//! typed facts (an HTTP conversation, a TLS handshake, possibly inside a
+//! CONNECT tunnel), so that the diagnosis never looks at bytes.
 
 pub mod dns;
 pub mod http;
 pub mod tls;
+
+use crate::flow::Connection;
+
+/// What a connection carried, as far as capdoc reads it.
+#[derive(Clone, Debug, Default)]
+pub struct Protocols {
+    pub http: http::Conversation,
+    /// Frame of each exchange's request and response.
+    pub exchange_frames: Vec<(Option<u64>, Option<u64>)>,
+    /// The TLS handshake: at the start of the connection, or inside the tunnel.
+    pub client_hello: Option<tls::ClientHello>,
+    pub client_hello_frame: Option<u64>,
+    pub server_flight: Option<tls::ServerFlight>,
+    pub server_flight_frame: Option<u64>,
+    /// `PROXY host:port` directives of a PAC file served on this connection.
+    pub pac_proxies: Vec<String>,
+    /// Whether the server sent anything after the tunnel opened (or at all, without one).
+    pub server_data_after_tunnel: bool,
+}
+
+/// Largest PAC file read for proxy directives.
+const MAX_PAC: usize = 64 * 1024;
+
+pub fn inspect(conn: &Connection) -> Protocols {
+    let client = conn.streams[0].contiguous();
+    let server = conn.streams[1].contiguous();
+    let mut out = Protocols {
+        http: http::conversation(client, server),
+        ..Protocols::default()
+    };
+    out.exchange_frames = out
+        .http
+        .exchanges
+        .iter()
+        .map(|e| {
+            (
+                conn.streams[0].frame_at(e.request.offset),
+                e.response.as_ref().and_then(|r| conn.streams[1].frame_at(r.offset)),
+            )
+        })
+        .collect();
+    let (c, s) = out.http.tunnel.unwrap_or((0, 0));
+    let (tls_client, tls_server) = (client.get(c..).unwrap_or_default(), server.get(s..).unwrap_or_default());
+    out.client_hello = tls::client_hello(tls_client);
+    out.client_hello_frame = out.client_hello.as_ref().and_then(|_| conn.streams[0].frame_at(c));
+    out.server_flight = tls::server_flight(tls_server);
+    out.server_flight_frame = out.server_flight.as_ref().and_then(|_| conn.streams[1].frame_at(s));
+    out.server_data_after_tunnel = !tls_server.is_empty();
+    let mut pac_proxies = Vec::new();
+    for exchange in &out.http.exchanges {
+        let path = match &exchange.request.target {
+            http::Target::Origin { path, .. } | http::Target::Absolute { path, .. } => path.to_ascii_lowercase(),
+            http::Target::Authority { .. } => continue,
+        };
+        if !(path.ends_with("wpad.dat") || path.ends_with(".pac")) {
+            continue;
+        }
+        let Some(r) = &exchange.response else { continue };
+        let rest = server.get(r.offset..).unwrap_or_default();
+        if let Some(body_at) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
+            let body = &rest[body_at + 4..];
+            let body = String::from_utf8_lossy(&body[..body.len().min(MAX_PAC)]);
+            pac_proxies.extend(http::pac_proxies(&body));
+        }
+    }
+    out.pac_proxies = pac_proxies;
+    out
+}

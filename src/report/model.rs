@@ -142,8 +142,14 @@ pub struct RequiredRef {
 #[derive(Clone, Debug, Serialize)]
 pub struct TlsFacts {
     pub sni: Option<String>,
+    /// The negotiated version; null when no ServerHello was seen.
     pub version: Option<&'static str>,
+    /// The leaf certificate's issuer; null when not visible (TLS 1.3 encrypts it).
     pub issuer: Option<String>,
+    /// capdoc extension: the highest version the client offered.
+    pub offered_max: Option<&'static str>,
+    /// capdoc extension: a fatal alert in clear, by name.
+    pub alert: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -170,6 +176,31 @@ pub struct Attempt {
     /// `start` as Unix nanoseconds, for arithmetic.
     #[serde(skip)]
     pub start_nanos: i64,
+}
+
+impl Attempt {
+    /// `name (ip):port`, `ip:port` or `name:port`, plus the proxy when there is one.
+    pub fn destination_label(&self) -> String {
+        let d = &self.destination;
+        let ip = d.ip.as_deref().map(|ip| {
+            if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip.to_string()
+            }
+        });
+        let port = d.port.map_or_else(|| "?".to_string(), |p| p.to_string());
+        let target = match (&d.name, ip) {
+            (Some(name), Some(ip)) => format!("{name} ({ip}):{port}"),
+            (Some(name), None) => format!("{name}:{port}"),
+            (None, Some(ip)) => format!("{ip}:{port}"),
+            (None, None) => "(no request)".to_string(),
+        };
+        match &self.proxy {
+            Some(proxy) => format!("{target} via proxy {proxy}"),
+            None => target,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

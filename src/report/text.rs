@@ -11,17 +11,7 @@ fn clean(s: &str) -> String {
 }
 
 fn destination(a: &Attempt) -> String {
-    let ip = a.destination.ip.as_deref().unwrap_or("?");
-    let ip = if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_string()
-    };
-    let port = a.destination.port.map_or("?".to_string(), |p| p.to_string());
-    match &a.destination.name {
-        Some(name) => format!("{} ({ip}):{port}", clean(name)),
-        None => format!("{ip}:{port}"),
-    }
+    clean(&a.destination_label())
 }
 
 pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {

@@ -1,0 +1,583 @@
+//! Connections and what they carried -> connection attempts with outcomes.
+//!
+//! A direct attempt is one TCP connection opened by a SYN. Through a proxy,
+//! each request on a connection to the proxy is an attempt of its own, and a
+//! connection to the proxy that carried no request is one attempt with no
+//! destination (REPORT-SCHEMA.md, "What an attempt is").
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+
+use super::time;
+use crate::endpoints::ca_set::CaSet;
+use crate::endpoints::Table;
+use crate::flow::{Connection, Side};
+use crate::proto::dns::DnsLog;
+use crate::proto::http::{Exchange, Target};
+use crate::proto::tls::{self, Version};
+use crate::proto::Protocols;
+use crate::report::model::*;
+
+/// How long after its last SYN a capture must go on before a missing answer
+/// counts as "unanswered" rather than "the capture stopped too early". A
+/// SYN-ACK takes one round trip (milliseconds, even over satellite well under
+/// a second); Linux retransmits the SYN after 1 s and Windows after 3 s.
+pub const ANSWER_GRACE_NANOS: i64 = 1_000_000_000;
+
+/// What attempts are built from, besides the connection itself.
+pub(super) struct Context<'a> {
+    pub names: NameBook<'a>,
+    pub table: &'a Table,
+    pub ca_set: &'a CaSet,
+    pub proxies: &'a HashSet<SocketAddr>,
+    pub capture_end: i64,
+}
+
+/// TLS facts of an attempt, and what they add to its outcome.
+pub(super) struct TlsView<'a> {
+    pub hello: Option<&'a tls::ClientHello>,
+    pub flight: Option<&'a tls::ServerFlight>,
+}
+
+/// Names known for addresses, with where each came from.
+pub(super) struct NameBook<'a> {
+    dns: &'a DnsLog,
+    nrb: HashMap<IpAddr, String>,
+}
+
+impl<'a> NameBook<'a> {
+    pub(super) fn new(dns: &'a DnsLog, records: &[(IpAddr, String)]) -> Self {
+        let mut nrb = HashMap::new();
+        for (ip, name) in records {
+            nrb.entry(*ip).or_insert_with(|| name.clone());
+        }
+        NameBook { dns, nrb }
+    }
+
+    /// The DNS answer that mapped `ip` most recently before `ts`, else a pcapng
+    /// name record.
+    pub(super) fn name_of(&self, ip: IpAddr, ts: i64) -> Option<(String, NameSource)> {
+        if let Some(r) = self.dns.name_for(ip, ts) {
+            return Some((r.name.clone(), NameSource::Dns));
+        }
+        self.nrb.get(&ip).map(|n| (n.clone(), NameSource::Nrb))
+    }
+}
+
+/// Formats an endpoint as the schema wants: `ip:port`, IPv6 in brackets.
+pub fn host_port(addr: SocketAddr) -> String {
+    addr.to_string()
+}
+
+fn required_ref(table: &Table, name: Option<&str>, port: u16, path: Option<&str>) -> Option<RequiredRef> {
+    let row = table.lookup(name?, port, path)?;
+    Some(RequiredRef {
+        pattern: row.pattern.clone(),
+        port: row.port,
+        purpose: row.purpose.clone(),
+    })
+}
+
+fn tls_facts(view: &TlsView<'_>) -> Option<TlsFacts> {
+    if view.hello.is_none() && view.flight.is_none() {
+        return None;
+    }
+    let flight = view.flight;
+    Some(TlsFacts {
+        sni: view.hello.and_then(|h| h.sni.clone()),
+        version: flight.and_then(|f| f.version).and_then(Version::name),
+        issuer: flight.and_then(|f| f.certificate.as_ref()).map(|c| c.issuer.clone()),
+        offered_max: view.hello.and_then(|h| h.max_version).and_then(Version::name),
+        alert: flight.and_then(|f| f.alert).filter(|a| a.is_fatal()).map(|a| a.name()),
+    })
+}
+
+/// What TLS adds to an attempt that otherwise succeeded: an alert, or a
+/// certificate from outside the expected CA set for a required name.
+fn tls_outcome(view: &TlsView<'_>, required: bool, ca_set: &CaSet) -> Option<(Outcome, String)> {
+    let flight = view.flight?;
+    if let Some(cert) = &flight.certificate {
+        let expected = ca_set.expects(cert.issuer_organization.as_deref(), cert.issuer_common_name.as_deref());
+        if required && !expected {
+            return Some((
+                Outcome::TlsInspected,
+                format!(
+                    "the server certificate was issued by \"{}\", which is not an expected issuer",
+                    cert.issuer
+                ),
+            ));
+        }
+    }
+    let alert = flight.alert?;
+    alert.is_fatal().then(|| {
+        (
+            Outcome::TlsAlert,
+            format!("the TLS handshake ended with a fatal {} alert", alert.name()),
+        )
+    })
+}
+
+pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, cx: &Context<'_>) -> Option<Attempt> {
+    let opened_by_syn = !conn.syns.is_empty();
+    let carried_request = conn.bytes[Side::Client as usize] > 0;
+    if !opened_by_syn && !carried_request {
+        return None;
+    }
+    let (mut outcome, mut detail) = tcp_outcome(conn, cx.capture_end);
+    let view = TlsView {
+        hello: protocols.client_hello.as_ref(),
+        flight: protocols.server_flight.as_ref(),
+    };
+    // The best name: SNI, then the Host header, then DNS, then pcapng name records.
+    let first_request = protocols.http.exchanges.first();
+    let http_host = first_request.and_then(|e| match &e.request.target {
+        Target::Origin { host, .. } => host.clone(),
+        _ => None,
+    });
+    let path = first_request.and_then(|e| match &e.request.target {
+        Target::Origin { path, .. } => Some(path.clone()),
+        _ => None,
+    });
+    let name = view
+        .hello
+        .and_then(|h| h.sni.clone())
+        .map(|n| (n, NameSource::Sni))
+        .or_else(|| http_host.map(|h| (h, NameSource::HttpHost)))
+        .or_else(|| cx.names.name_of(conn.server.ip(), conn.first.ts));
+    let required = required_ref(
+        cx.table,
+        name.as_ref().map(|(n, _)| n.as_str()),
+        conn.server.port(),
+        path.as_deref(),
+    );
+    let http_status = first_request.and_then(|e| e.response.as_ref()).map(|r| r.status);
+    if outcome == Outcome::Ok {
+        if let Some((o, d)) = tls_outcome(&view, required.is_some(), cx.ca_set) {
+            (outcome, detail) = (o, d);
+        } else if let Some(status) = http_status.filter(|s| *s >= 400) {
+            outcome = Outcome::HttpError;
+            detail = format!("the server answered HTTP {status}");
+        }
+    }
+    let mut frames = evidence_frames(conn);
+    frames.extend(protocols.client_hello_frame);
+    frames.extend(protocols.server_flight_frame);
+    frames.sort_unstable();
+    frames.dedup();
+    Some(Attempt {
+        id,
+        connection: conn.id,
+        client: host_port(conn.client),
+        destination: Destination {
+            name: name.as_ref().map(|(n, _)| n.clone()),
+            ip: Some(conn.server.ip().to_string()),
+            port: Some(conn.server.port()),
+        },
+        name_source: name.map(|(_, source)| source),
+        path: Path::Direct,
+        proxy: None,
+        outcome,
+        http_status,
+        syn_retransmits: conn.syn_retransmits,
+        conn_state: conn.conn_state(),
+        start: time::rfc3339(conn.first.ts),
+        frames,
+        wireshark_filter: connection_filter(conn),
+        required,
+        tls: tls_facts(&view),
+        pid: None,
+        detail,
+        start_nanos: conn.first.ts,
+    })
+}
+
+/// The attempts on one connection to a proxy.
+pub(super) fn proxy_attempts(
+    conn: &Connection,
+    protocols: &Protocols,
+    first_id: u32,
+    cx: &Context<'_>,
+) -> Vec<Attempt> {
+    let proxy = host_port(conn.server);
+    let base = |id: u32, outcome: Outcome, detail: String, frames: Vec<u64>| Attempt {
+        id,
+        connection: conn.id,
+        client: host_port(conn.client),
+        destination: Destination {
+            name: None,
+            ip: None,
+            port: None,
+        },
+        name_source: None,
+        path: Path::Proxy,
+        proxy: Some(proxy.clone()),
+        outcome,
+        http_status: None,
+        syn_retransmits: conn.syn_retransmits,
+        conn_state: conn.conn_state(),
+        start: time::rfc3339(conn.first.ts),
+        frames,
+        wireshark_filter: connection_filter(conn),
+        required: None,
+        tls: None,
+        pid: None,
+        detail,
+        start_nanos: conn.first.ts,
+    };
+    let exchanges = &protocols.http.exchanges;
+    if exchanges.is_empty() {
+        if conn.syns.is_empty() && conn.bytes[Side::Client as usize] == 0 {
+            return Vec::new();
+        }
+        let (outcome, detail) = match tcp_outcome(conn, cx.capture_end) {
+            (Outcome::Ok, _) => (
+                Outcome::Incomplete,
+                "connected to the proxy; no request was captured".to_string(),
+            ),
+            other => other,
+        };
+        return vec![base(
+            first_id,
+            outcome,
+            format!("proxy {proxy}: {detail}"),
+            evidence_frames(conn),
+        )];
+    }
+    let ended = conn.reset.is_some() || conn.fin.iter().any(Option::is_some);
+    let last = exchanges.len() - 1;
+    exchanges
+        .iter()
+        .zip(&protocols.exchange_frames)
+        .enumerate()
+        .map(|(i, (exchange, &(request_frame, response_frame)))| {
+            let id = first_id + i as u32;
+            let (host, port, path, source) = match &exchange.request.target {
+                Target::Authority { host, port } => (Some(host.clone()), *port, None, NameSource::Connect),
+                Target::Absolute { host, port, path } => {
+                    (Some(host.clone()), *port, Some(path.clone()), NameSource::ProxyRequest)
+                }
+                Target::Origin { host, path } => (
+                    host.clone(),
+                    conn.server.port(),
+                    Some(path.clone()),
+                    NameSource::HttpHost,
+                ),
+            };
+            let literal: Option<IpAddr> = host.as_deref().and_then(|h| h.parse().ok());
+            let name = host.filter(|_| literal.is_none());
+            let required = required_ref(cx.table, name.as_deref(), port, path.as_deref());
+            let tunnel = i == last && protocols.http.tunnel.is_some();
+            let view = if tunnel {
+                TlsView {
+                    hello: protocols.client_hello.as_ref(),
+                    flight: protocols.server_flight.as_ref(),
+                }
+            } else {
+                TlsView {
+                    hello: None,
+                    flight: None,
+                }
+            };
+            let (outcome, detail) = exchange_outcome(
+                exchange,
+                tunnel,
+                &view,
+                required.is_some(),
+                ended,
+                i == last,
+                conn,
+                protocols,
+                cx,
+            );
+            let mut frames: Vec<u64> = request_frame.into_iter().chain(response_frame).collect();
+            if tunnel {
+                frames.extend(protocols.client_hello_frame);
+                frames.extend(protocols.server_flight_frame);
+            }
+            if frames.is_empty() {
+                frames.push(conn.first.number);
+            }
+            let mut attempt = base(id, outcome, detail, frames);
+            attempt.destination = Destination {
+                name: name.clone(),
+                ip: literal.map(|ip| ip.to_string()),
+                port: Some(port),
+            };
+            attempt.name_source = name.as_ref().map(|_| source);
+            attempt.http_status = exchange.response.as_ref().map(|r| r.status);
+            attempt.required = required;
+            attempt.tls = tls_facts(&view);
+            if let Some(frame) = request_frame {
+                attempt.wireshark_filter = format!("{} || frame.number=={frame}", attempt.wireshark_filter);
+            }
+            attempt
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn exchange_outcome(
+    exchange: &Exchange,
+    tunnel: bool,
+    view: &TlsView<'_>,
+    required: bool,
+    ended: bool,
+    is_last: bool,
+    conn: &Connection,
+    protocols: &Protocols,
+    cx: &Context<'_>,
+) -> (Outcome, String) {
+    let connect = exchange.request.method == "CONNECT";
+    let what = match &exchange.request.target {
+        Target::Authority { host, port } => format!("CONNECT {host}:{port}"),
+        Target::Absolute { host, port, path } => format!("{} http://{host}:{port}{path}", exchange.request.method),
+        Target::Origin { path, .. } => format!("{} {path}", exchange.request.method),
+    };
+    let Some(response) = &exchange.response else {
+        let server_reset = conn.reset.is_some_and(|r| r.from == Side::Server);
+        return if server_reset && is_last {
+            (
+                Outcome::Reset,
+                format!("{what}: the proxy reset the connection without answering"),
+            )
+        } else if ended || !is_last {
+            (Outcome::NoResponse, format!("{what}: the proxy never answered"))
+        } else if cx.capture_end - conn.last_ts >= ANSWER_GRACE_NANOS {
+            (Outcome::NoResponse, format!("{what}: no answer from the proxy"))
+        } else {
+            (
+                Outcome::Incomplete,
+                format!("{what}: the capture ended before the proxy answered"),
+            )
+        };
+    };
+    let status = response.status;
+    let said = format!("{what}: HTTP {status} {}", response.reason);
+    let marker = response
+        .proxy_error
+        .as_ref()
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default();
+    if status == 407 {
+        let schemes = if response.proxy_authenticate.is_empty() {
+            String::new()
+        } else {
+            format!("; it offers {}", response.proxy_authenticate.join(", "))
+        };
+        return (Outcome::ProxyAuthRequired, format!("{said}{schemes}"));
+    }
+    // A CONNECT that got no tunnel was refused by the proxy itself; for other
+    // requests the proxy's error markers tell its own answers from the origin's.
+    let from_proxy = connect || response.proxy_error.is_some();
+    if status >= 400 {
+        return match (from_proxy, status) {
+            (true, 500..=599) => (Outcome::ProxyUpstreamError, format!("{said}{marker}")),
+            (true, _) => (Outcome::ProxyDenied, format!("{said}{marker}")),
+            (false, _) => (Outcome::HttpError, said),
+        };
+    }
+    if connect && !(200..300).contains(&status) {
+        return (Outcome::ProxyDenied, format!("{said}: no tunnel"));
+    }
+    if tunnel {
+        if let Some(result) = tls_outcome(view, required, cx.ca_set) {
+            return result;
+        }
+        let server_reset = conn.reset.filter(|r| r.from == Side::Server);
+        if view.flight.is_none_or(|f| !f.server_hello) {
+            if let Some(reset) = server_reset {
+                return (
+                    Outcome::Reset,
+                    format!(
+                        "{said}, then reset (frame {}) before a TLS ServerHello",
+                        reset.frame.number
+                    ),
+                );
+            }
+            if view.hello.is_some() && !protocols.server_data_after_tunnel && ended {
+                return (
+                    Outcome::NoResponse,
+                    format!("{said}, then nothing came back through the tunnel"),
+                );
+            }
+        }
+    }
+    (Outcome::Ok, said)
+}
+
+fn tcp_outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
+    let server_reset = conn.reset.filter(|r| r.from == Side::Server);
+    let sent = conn.syn_retransmits + 1;
+    let Some(syn_ack) = conn.syn_ack else {
+        if conn.syns.is_empty() {
+            // Picked up mid-stream with a request in it.
+            return if conn.bytes[Side::Server as usize] > 0 {
+                (
+                    Outcome::Ok,
+                    "connection already open when the capture started; the server sent data".into(),
+                )
+            } else {
+                (
+                    Outcome::Incomplete,
+                    "connection already open when the capture started; no answer seen".into(),
+                )
+            };
+        }
+        if let Some(icmp) = conn.icmp {
+            return (
+                Outcome::IcmpUnreachable,
+                format!(
+                    "{} answered the SYN with ICMP destination unreachable ({}), frame {}",
+                    icmp.from,
+                    icmp.message.describe(),
+                    icmp.frame.number
+                ),
+            );
+        }
+        if let Some(reset) = server_reset {
+            return (
+                Outcome::Reset,
+                format!("SYN answered by RST, frame {}", reset.frame.number),
+            );
+        }
+        let last_syn = conn.last_syn().map_or(conn.first.ts, |s| s.ts);
+        if let Some(abort) = conn.reset.filter(|r| r.from == Side::Client) {
+            // The client gave up on its own SYN (Zeek RSTOS0): unanswered only if it waited.
+            let waited = abort.frame.ts - last_syn;
+            return if waited >= ANSWER_GRACE_NANOS {
+                (
+                    Outcome::SynUnanswered,
+                    format!(
+                        "{sent} SYN{} over {}, no answer; the client gave up",
+                        plural(sent),
+                        time::span(last_syn - conn.first.ts)
+                    ),
+                )
+            } else {
+                (
+                    Outcome::Incomplete,
+                    format!(
+                        "the client abandoned the attempt {} after its SYN (frame {})",
+                        time::span(waited),
+                        abort.frame.number
+                    ),
+                )
+            };
+        }
+        let waited = capture_end - last_syn;
+        return if waited >= ANSWER_GRACE_NANOS {
+            (
+                Outcome::SynUnanswered,
+                format!(
+                    "{sent} SYN{} over {}, no answer",
+                    plural(sent),
+                    time::span(last_syn - conn.first.ts)
+                ),
+            )
+        } else {
+            (
+                Outcome::Incomplete,
+                format!(
+                    "capture ended {} after the last SYN, too soon to expect an answer",
+                    time::span(waited)
+                ),
+            )
+        };
+    };
+    let server_data = conn.first_data[Side::Server as usize];
+    if let Some(reset) = server_reset {
+        let before_data = server_data.is_none_or(|d| d.ts > reset.frame.ts);
+        if before_data {
+            return (
+                Outcome::Reset,
+                format!(
+                    "connected, then reset by the server (frame {}) before it sent any data",
+                    reset.frame.number
+                ),
+            );
+        }
+    }
+    let client_data = conn.first_data[Side::Client as usize];
+    if let (Some(request), None) = (client_data, server_data) {
+        let ended = conn.reset.is_some() || conn.fin.iter().any(Option::is_some);
+        return if ended {
+            (
+                Outcome::NoResponse,
+                format!(
+                    "connected and sent data (frame {}), the server never answered",
+                    request.number
+                ),
+            )
+        } else {
+            (
+                Outcome::Incomplete,
+                format!(
+                    "connected and sent data (frame {}); the capture ended before any answer",
+                    request.number
+                ),
+            )
+        };
+    }
+    let connect = time::span(syn_ack.ts - conn.syns.first().map_or(syn_ack.ts, |s| s.ts));
+    let detail = if conn.syn_retransmits > 0 {
+        format!("connected after {sent} SYNs ({connect})")
+    } else {
+        format!("connected in {connect}")
+    };
+    (Outcome::Ok, detail)
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The frames that show what happened, the first SYN first.
+fn evidence_frames(conn: &Connection) -> Vec<u64> {
+    let mut frames: Vec<u64> = conn.syns.iter().map(|f| f.number).collect();
+    if frames.is_empty() {
+        frames.push(conn.first.number);
+    }
+    frames.extend(conn.syn_ack.map(|f| f.number));
+    frames.extend(conn.icmp.map(|i| i.frame.number));
+    frames.extend(conn.reset.map(|r| r.frame.number));
+    frames.extend(conn.first_data.iter().flatten().map(|f| f.number));
+    frames.sort_unstable();
+    frames.dedup();
+    frames
+}
+
+fn ip_field(ip: IpAddr) -> &'static str {
+    if ip.is_ipv6() {
+        "ipv6"
+    } else {
+        "ip"
+    }
+}
+
+/// A display filter that shows this connection's packets in both directions.
+pub fn connection_filter(conn: &Connection) -> String {
+    let f = ip_field(conn.client.ip());
+    let tcp = format!(
+        "{f}.addr=={} && tcp.port=={} && {f}.addr=={} && tcp.port=={}",
+        conn.client.ip(),
+        conn.client.port(),
+        conn.server.ip(),
+        conn.server.port()
+    );
+    match conn.icmp {
+        Some(icmp) => format!("({tcp}) || frame.number=={}", icmp.frame.number),
+        None => tcp,
+    }
+}
+
+/// A display filter that shows every SYN to a destination.
+pub fn syn_filter(ip: IpAddr, port: u16) -> String {
+    format!(
+        "tcp.flags.syn==1 && tcp.flags.ack==0 && {}.dst=={ip} && tcp.dstport=={port}",
+        ip_field(ip)
+    )
+}
