@@ -88,7 +88,8 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
                 let dns_ports = [dns::DNS_PORT, dns::LLMNR_PORT];
                 if dns_ports.contains(&udp.src_port) || dns_ports.contains(&udp.dst_port) {
                     if let Some(message) = dns::parse(udp.payload) {
-                        dns_log.record(&message, frame.ts_nanos, frame.number);
+                        let llmnr = udp.src_port == dns::LLMNR_PORT || udp.dst_port == dns::LLMNR_PORT;
+                        dns_log.record(&message, frame.ts_nanos, frame.number, llmnr);
                     }
                 }
             }
@@ -104,7 +105,7 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
         for (side, at) in [(0, conn.first), (1, conn.syn_ack.unwrap_or(conn.first))] {
             for bytes in dns::tcp_messages(conn.streams[side].contiguous()) {
                 if let Some(message) = dns::parse(bytes) {
-                    dns_log.record(&message, at.ts, at.number);
+                    dns_log.record(&message, at.ts, at.number, false);
                 }
             }
         }

@@ -64,7 +64,14 @@ pub fn ip_payload(link: LinkType, frame: &[u8]) -> Result<&[u8], LinkSkip> {
                 // AF_INET everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD),
                 // 28 (FreeBSD), 30 (Darwin), 23 (Windows).
                 2 | 10 | 23 | 24 | 28 | 30 => Ok(&frame[NULL_HEADER_LEN..]),
-                _ => Err(LinkSkip::NotIp),
+                // Some writers put an EtherType in the last two bytes instead
+                // (Wireshark accepts it too): trust the IP version nibble.
+                _ => match frame.get(NULL_HEADER_LEN).map(|b| b >> 4) {
+                    Some(4 | 6) if matches!(u16::from_be_bytes([raw[2], raw[3]]), ETHERTYPE_IPV4 | ETHERTYPE_IPV6) => {
+                        Ok(&frame[NULL_HEADER_LEN..])
+                    }
+                    _ => Err(LinkSkip::NotIp),
+                },
             }
         }
         LinkType::RAW | LinkType::RAW_OPENBSD | LinkType::RAW_BSD | LinkType::IPV4 | LinkType::IPV6 => {
@@ -153,5 +160,8 @@ mod tests {
         let be = [0, 0, 0, 30, 0x60];
         assert_eq!(ip_payload(LinkType::NULL, &le), Ok(&le[4..]));
         assert_eq!(ip_payload(LinkType::NULL, &be), Ok(&be[4..]));
+        // An EtherType where the family should be (pcapplusplus/null_loopback.pcap, frame 3).
+        let ethertype = [0x0f, 0, 0x08, 0, 0x45];
+        assert_eq!(ip_payload(LinkType::NULL, &ethertype), Ok(&ethertype[4..]));
     }
 }

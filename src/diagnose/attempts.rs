@@ -37,6 +37,35 @@ pub(super) struct Context<'a> {
 pub(super) struct TlsView<'a> {
     pub hello: Option<&'a tls::ClientHello>,
     pub flight: Option<&'a tls::ServerFlight>,
+    pub client_alert: Option<tls::Alert>,
+}
+
+impl<'a> TlsView<'a> {
+    fn of(protocols: &'a Protocols) -> Self {
+        TlsView {
+            hello: protocols.client_hello.as_ref(),
+            flight: protocols.server_flight.as_ref(),
+            client_alert: protocols.client_alert,
+        }
+    }
+
+    fn none() -> Self {
+        TlsView {
+            hello: None,
+            flight: None,
+            client_alert: None,
+        }
+    }
+
+    /// The first fatal alert: the server's, else the client's.
+    fn fatal_alert(&self) -> Option<(&'static str, tls::Alert)> {
+        let server = self
+            .flight
+            .and_then(|f| f.alert)
+            .filter(|a| a.is_fatal())
+            .map(|a| ("server", a));
+        server.or_else(|| self.client_alert.filter(|a| a.is_fatal()).map(|a| ("client", a)))
+    }
 }
 
 /// Names known for addresses, with where each came from.
@@ -87,16 +116,19 @@ fn tls_facts(view: &TlsView<'_>) -> Option<TlsFacts> {
         sni: view.hello.and_then(|h| h.sni.clone()),
         version: flight.and_then(|f| f.version).and_then(Version::name),
         issuer: flight.and_then(|f| f.certificate.as_ref()).map(|c| c.issuer.clone()),
-        offered_max: view.hello.and_then(|h| h.max_version).and_then(Version::name),
-        alert: flight.and_then(|f| f.alert).filter(|a| a.is_fatal()).map(|a| a.name()),
+        client_max_version: view.hello.and_then(|h| h.max_version).and_then(Version::name),
+        alert: view.fatal_alert().map(|(from, a)| TlsAlertFacts {
+            from,
+            level: "fatal",
+            description: a.name(),
+        }),
     })
 }
 
 /// What TLS adds to an attempt that otherwise succeeded: an alert, or a
 /// certificate from outside the expected CA set for a required name.
 fn tls_outcome(view: &TlsView<'_>, required: bool, ca_set: &CaSet) -> Option<(Outcome, String)> {
-    let flight = view.flight?;
-    if let Some(cert) = &flight.certificate {
+    if let Some(cert) = view.flight.and_then(|f| f.certificate.as_ref()) {
         let expected = ca_set.expects(cert.issuer_organization.as_deref(), cert.issuer_common_name.as_deref());
         if required && !expected {
             return Some((
@@ -108,13 +140,14 @@ fn tls_outcome(view: &TlsView<'_>, required: bool, ca_set: &CaSet) -> Option<(Ou
             ));
         }
     }
-    let alert = flight.alert?;
-    alert.is_fatal().then(|| {
-        (
-            Outcome::TlsAlert,
-            format!("the TLS handshake ended with a fatal {} alert", alert.name()),
-        )
-    })
+    let (from, alert) = view.fatal_alert()?;
+    Some((
+        Outcome::TlsAlert,
+        format!(
+            "the TLS handshake ended with a fatal {} alert from the {from}",
+            alert.name()
+        ),
+    ))
 }
 
 pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, cx: &Context<'_>) -> Option<Attempt> {
@@ -124,10 +157,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, 
         return None;
     }
     let (mut outcome, mut detail) = tcp_outcome(conn, cx.capture_end);
-    let view = TlsView {
-        hello: protocols.client_hello.as_ref(),
-        flight: protocols.server_flight.as_ref(),
-    };
+    let view = TlsView::of(protocols);
     // The best name: SNI, then the Host header, then DNS, then pcapng name records.
     let first_request = protocols.http.exchanges.first();
     let http_host = first_request.and_then(|e| match &e.request.target {
@@ -268,15 +298,9 @@ pub(super) fn proxy_attempts(
             let required = required_ref(cx.table, name.as_deref(), port, path.as_deref());
             let tunnel = i == last && protocols.http.tunnel.is_some();
             let view = if tunnel {
-                TlsView {
-                    hello: protocols.client_hello.as_ref(),
-                    flight: protocols.server_flight.as_ref(),
-                }
+                TlsView::of(protocols)
             } else {
-                TlsView {
-                    hello: None,
-                    flight: None,
-                }
+                TlsView::none()
             };
             let (outcome, detail) = exchange_outcome(
                 exchange,
@@ -352,7 +376,14 @@ fn exchange_outcome(
         };
     };
     let status = response.status;
-    let said = format!("{what}: HTTP {status} {}", response.reason);
+    // Only the scheme of the credentials is ever shown.
+    let credentials = exchange
+        .request
+        .proxy_auth_scheme
+        .as_ref()
+        .map(|scheme| format!(" (sent with Proxy-Authorization: {scheme} <redacted>)"))
+        .unwrap_or_default();
+    let said = format!("{what}{credentials}: HTTP {status} {}", response.reason);
     let marker = response
         .proxy_error
         .as_ref()

@@ -106,6 +106,19 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
         endpoints,
         verdict,
         connections,
+        dns: pass.dns.lookups.iter().map(dns_lookup).collect(),
+    }
+}
+
+fn dns_lookup(l: &crate::proto::dns::Lookup) -> DnsLookup {
+    DnsLookup {
+        name: l.name.clone(),
+        rcode: l.rcode.map(crate::proto::dns::rcode_name),
+        addresses: l.addresses.iter().map(|a| a.to_string()).collect(),
+        cnames: l.cnames.clone(),
+        query_frame: l.query_frame,
+        answer_frame: l.answer_frame,
+        protocol: if l.llmnr { "llmnr" } else { "dns" },
     }
 }
 
@@ -127,6 +140,7 @@ pub fn error_report(file: &str, error: &CaptureError, opts: &Options) -> Capture
             summary: format!("Not analysed: {message}."),
         },
         connections: Vec::new(),
+        dns: Vec::new(),
     }
 }
 

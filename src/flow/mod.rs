@@ -347,7 +347,9 @@ impl ConnectionTable {
             conn.bytes[s] += u64::from(seg.wire_len);
             conn.first_data[s].get_or_insert(frame);
             let before = conn.streams[s].memory();
-            match conn.streams[s].insert(SeqNumber(seg.seq), seg.payload, frame.number) {
+            // Data on a SYN (TCP Fast Open, RFC 7413) starts after the SYN's own sequence number.
+            let data_seq = if flags.syn() { seg.seq.wrapping_add(1) } else { seg.seq };
+            match conn.streams[s].insert(SeqNumber(data_seq), seg.payload, frame.number) {
                 Insert::Repeat => conn.history.note(side, 't'),
                 Insert::New | Insert::Ignored => conn.history.note(side, 'd'),
             }

@@ -31,15 +31,20 @@ pub struct DnsMessage {
 
 impl DnsMessage {
     pub fn rcode_name(&self) -> &'static str {
-        match self.rcode {
-            0 => "NOERROR",
-            1 => "FORMERR",
-            2 => "SERVFAIL",
-            3 => "NXDOMAIN",
-            4 => "NOTIMP",
-            5 => "REFUSED",
-            _ => "error",
-        }
+        rcode_name(self.rcode)
+    }
+}
+
+/// RFC 1035 / RFC 6895 names of response codes.
+pub fn rcode_name(rcode: u8) -> &'static str {
+    match rcode {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        _ => "error",
     }
 }
 
@@ -209,8 +214,14 @@ pub struct Lookup {
     /// `None` while unanswered.
     pub rcode: Option<u8>,
     pub answer_frame: Option<u64>,
-    pub addresses: usize,
+    /// Addresses the answer gave for the asked name (at most 16 kept).
+    pub addresses: Vec<IpAddr>,
+    pub cnames: Vec<String>,
+    /// LLMNR (multicast, single-label names) rather than DNS.
+    pub llmnr: bool,
 }
+
+const MAX_ADDRESSES_PER_LOOKUP: usize = 16;
 
 /// Everything DNS told during a capture.
 #[derive(Default)]
@@ -222,31 +233,45 @@ pub struct DnsLog {
 
 impl DnsLog {
     /// Records one message seen at `frame`.
-    pub fn record(&mut self, message: &DnsMessage, ts: i64, frame: u64) {
+    pub fn record(&mut self, message: &DnsMessage, ts: i64, frame: u64, llmnr: bool) {
         self.messages += 1;
         let Some(name) = message.question.clone() else { return };
+        let question = |name: String| Lookup {
+            name,
+            query_frame: frame,
+            ts,
+            rcode: None,
+            answer_frame: None,
+            addresses: Vec::new(),
+            cnames: Vec::new(),
+            llmnr,
+        };
         if !message.response {
             if self.lookups.len() < MAX_LOOKUPS {
-                self.lookups.push(Lookup {
-                    name,
-                    query_frame: frame,
-                    ts,
-                    rcode: None,
-                    answer_frame: None,
-                    addresses: 0,
-                });
+                self.lookups.push(question(name));
             }
             return;
         }
-        if let Some(lookup) = self
-            .lookups
-            .iter_mut()
-            .rev()
-            .find(|l| l.name == name && l.rcode.is_none())
-        {
+        let pending = self.lookups.iter().rposition(|l| l.name == name && l.rcode.is_none());
+        let index = match pending {
+            Some(i) => Some(i),
+            // An answer whose question the capture missed still names addresses.
+            None if self.lookups.len() < MAX_LOOKUPS => {
+                self.lookups.push(question(name.clone()));
+                Some(self.lookups.len() - 1)
+            }
+            None => None,
+        };
+        if let Some(lookup) = index.map(|i| &mut self.lookups[i]) {
             lookup.rcode = Some(message.rcode);
             lookup.answer_frame = Some(frame);
-            lookup.addresses = message.addresses.len();
+            lookup.addresses = message
+                .addresses
+                .iter()
+                .copied()
+                .take(MAX_ADDRESSES_PER_LOOKUP)
+                .collect();
+            lookup.cnames = message.cnames.clone();
         }
         for &address in &message.addresses {
             if !self.by_address.contains_key(&address) && self.by_address.len() >= MAX_ADDRESSES {

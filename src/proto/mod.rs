@@ -19,6 +19,7 @@ pub struct Protocols {
     /// The TLS handshake: at the start of the connection, or inside the tunnel.
     pub client_hello: Option<tls::ClientHello>,
     pub client_hello_frame: Option<u64>,
+    pub client_alert: Option<tls::Alert>,
     pub server_flight: Option<tls::ServerFlight>,
     pub server_flight_frame: Option<u64>,
     /// `PROXY host:port` directives of a PAC file served on this connection.
@@ -52,6 +53,7 @@ pub fn inspect(conn: &Connection) -> Protocols {
     let (tls_client, tls_server) = (client.get(c..).unwrap_or_default(), server.get(s..).unwrap_or_default());
     out.client_hello = tls::client_hello(tls_client);
     out.client_hello_frame = out.client_hello.as_ref().and_then(|_| conn.streams[0].frame_at(c));
+    out.client_alert = tls::client_alert(tls_client);
     out.server_flight = tls::server_flight(tls_server);
     out.server_flight_frame = out.server_flight.as_ref().and_then(|_| conn.streams[1].frame_at(s));
     out.server_data_after_tunnel = !tls_server.is_empty();

@@ -201,6 +201,15 @@ pub fn client_hello(stream: &[u8]) -> Option<ClientHello> {
     hello
 }
 
+/// The first alert the client sent in clear (e.g. `unknown_ca` when it rejects
+/// the server's certificate).
+pub fn client_alert(stream: &[u8]) -> Option<Alert> {
+    if !looks_like_tls(stream) {
+        return None;
+    }
+    clear_records(stream).1
+}
+
 /// What the server sent in clear at the start of its stream.
 pub fn server_flight(stream: &[u8]) -> Option<ServerFlight> {
     if !looks_like_tls(stream) {

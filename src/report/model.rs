@@ -19,6 +19,22 @@ pub struct CaptureReport {
     pub verdict: Verdict,
     /// Every TCP connection seen (capdoc extension; attempts refer to them).
     pub connections: Vec<ConnectionSummary>,
+    /// Every DNS/LLMNR question and its answer (capdoc extension).
+    pub dns: Vec<DnsLookup>,
+}
+
+/// One name lookup (capdoc extension).
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsLookup {
+    pub name: String,
+    /// `NOERROR`, `NXDOMAIN`, `SERVFAIL`, ...; null when unanswered.
+    pub rcode: Option<&'static str>,
+    /// Addresses of the asked name, after following `cnames`.
+    pub addresses: Vec<String>,
+    pub cnames: Vec<String>,
+    pub query_frame: u64,
+    pub answer_frame: Option<u64>,
+    pub protocol: &'static str,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -147,9 +163,18 @@ pub struct TlsFacts {
     /// The leaf certificate's issuer; null when not visible (TLS 1.3 encrypts it).
     pub issuer: Option<String>,
     /// capdoc extension: the highest version the client offered.
-    pub offered_max: Option<&'static str>,
-    /// capdoc extension: a fatal alert in clear, by name.
-    pub alert: Option<&'static str>,
+    pub client_max_version: Option<&'static str>,
+    /// capdoc extension: the first fatal alert in clear, from either side.
+    pub alert: Option<TlsAlertFacts>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsAlertFacts {
+    /// `client` or `server`.
+    pub from: &'static str,
+    pub level: &'static str,
+    /// RFC 8446 name, e.g. `protocol_version`, `unknown_ca`.
+    pub description: &'static str,
 }
 
 #[derive(Clone, Debug, Serialize)]

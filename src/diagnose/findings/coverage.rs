@@ -137,7 +137,7 @@ pub(super) fn findings(
         .lookups
         .iter()
         .filter(|l| l.name == "wpad" || l.name.starts_with("wpad."))
-        .filter(|l| l.addresses > 0)
+        .filter(|l| !l.addresses.is_empty())
         .collect();
     let pac: Vec<String> = pass
         .protocols

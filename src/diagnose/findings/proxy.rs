@@ -273,12 +273,12 @@ pub(super) fn tls_findings(attempts: &[Attempt]) -> Vec<Finding> {
         .filter(|a| {
             a.tls
                 .as_ref()
-                .is_some_and(|t| version_below_1_2(t.version) || version_below_1_2(t.offered_max))
+                .is_some_and(|t| version_below_1_2(t.version) || version_below_1_2(t.client_max_version))
         })
         .collect();
     if !old.is_empty() {
         let t = old[0].tls.as_ref();
-        let what = match (t.and_then(|t| t.version), t.and_then(|t| t.offered_max)) {
+        let what = match (t.and_then(|t| t.version), t.and_then(|t| t.client_max_version)) {
             (Some(v), _) if version_below_1_2(Some(v)) => format!("{v} was negotiated"),
             (_, Some(v)) => format!("the client offered at most {v}"),
             _ => "an old version was used".to_string(),
@@ -302,7 +302,11 @@ pub(super) fn tls_findings(attempts: &[Attempt]) -> Vec<Finding> {
     }
     let alerts: Vec<&Attempt> = attempts.iter().filter(|a| a.outcome == Outcome::TlsAlert).collect();
     if !alerts.is_empty() {
-        let names: Vec<&str> = alerts.iter().filter_map(|a| a.tls.as_ref()?.alert).collect();
+        let mut names: Vec<&str> = alerts
+            .iter()
+            .filter_map(|a| a.tls.as_ref()?.alert.as_ref().map(|x| x.description))
+            .collect();
+        names.dedup();
         let required = alerts.iter().any(|a| a.required.is_some());
         out.push(finding(
             Spec {
