@@ -8,7 +8,8 @@
 //! joined before parsing, up to [`MAX_HANDSHAKE`] bytes.
 
 use tls_parser::{
-    parse_tls_extensions, parse_tls_message_handshake, SNIType, TlsExtension, TlsMessage, TlsMessageHandshake,
+    parse_tls_client_hello_extensions, parse_tls_message_handshake, parse_tls_server_hello_extensions, SNIType,
+    TlsExtension, TlsMessage, TlsMessageHandshake,
 };
 
 const CHANGE_CIPHER_SPEC: u8 = 20;
@@ -32,7 +33,8 @@ impl Version {
             0x0301 => "TLS 1.0",
             0x0302 => "TLS 1.1",
             0x0303 => "TLS 1.2",
-            0x0304 => "TLS 1.3",
+            // Drafts of TLS 1.3 (0x7f00 + draft number) were deployed in 2017-2018.
+            0x0304 | 0x7f00..=0x7fff => "TLS 1.3",
             _ => return None,
         })
     }
@@ -177,7 +179,7 @@ pub fn client_hello(stream: &[u8]) -> Option<ClientHello> {
             };
             let extensions = hello
                 .ext
-                .and_then(|e| parse_tls_extensions(e).ok())
+                .and_then(|e| parse_tls_client_hello_extensions(e).ok())
                 .map(|(_, v)| v)
                 .unwrap_or_default();
             for ext in extensions {
@@ -227,7 +229,7 @@ pub fn server_flight(stream: &[u8]) -> Option<ServerFlight> {
                 flight.version = Some(Version(hello.version.0));
                 let extensions = hello
                     .ext
-                    .and_then(|e| parse_tls_extensions(e).ok())
+                    .and_then(|e| parse_tls_server_hello_extensions(e).ok())
                     .map(|(_, v)| v)
                     .unwrap_or_default();
                 for ext in extensions {
@@ -238,6 +240,10 @@ pub fn server_flight(stream: &[u8]) -> Option<ServerFlight> {
                         }
                     }
                 }
+            }
+            TlsMessageHandshake::ServerHelloV13Draft18(hello) => {
+                flight.server_hello = true;
+                flight.version = Some(Version(hello.version.0));
             }
             TlsMessageHandshake::Certificate(chain) => {
                 flight.certificate = chain.cert_chain.first().and_then(|c| leaf_certificate(c.data));

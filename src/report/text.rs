@@ -11,7 +11,42 @@ fn clean(s: &str) -> String {
 }
 
 fn destination(a: &Attempt) -> String {
-    clean(&a.destination_label())
+    let required = match &a.required {
+        Some(r) => format!(" [{}]", r.purpose),
+        None if a.destination.name.is_some() => " [not required]".to_string(),
+        None => String::new(),
+    };
+    clean(&format!("{}{required}", a.destination_label()))
+}
+
+/// `TLS 1.2, issuer CN` / `TLS 1.3, certificate not visible` / `-`.
+fn tls_summary(a: &Attempt) -> String {
+    let Some(tls) = &a.tls else { return "-".into() };
+    let version = match (tls.version, tls.client_max_version) {
+        (Some(v), _) => v.to_string(),
+        (None, Some(offered)) => format!("no ServerHello, client offered up to {offered}"),
+        (None, None) => "TLS".to_string(),
+    };
+    let issuer = match (&tls.issuer, tls.version) {
+        (Some(issuer), _) => {
+            let cn = issuer
+                .rsplit("CN=")
+                .next()
+                .unwrap_or(issuer)
+                .split(',')
+                .next()
+                .unwrap_or_default();
+            format!("issuer {}", clean(cn.trim()))
+        }
+        (None, Some("TLS 1.3")) => "certificate not visible (TLS 1.3)".into(),
+        (None, _) => "no certificate seen".into(),
+    };
+    let alert = tls
+        .alert
+        .as_ref()
+        .map(|x| format!(", {} alert from {}", x.description, x.from))
+        .unwrap_or_default();
+    format!("{version}, {issuer}{alert}")
 }
 
 pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
@@ -91,7 +126,7 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
     }
     if !r.attempts.is_empty() {
         writeln!(out, "All attempts")?;
-        let rows: Vec<[String; 7]> = r
+        let rows: Vec<[String; 9]> = r
             .attempts
             .iter()
             .map(|a| {
@@ -103,6 +138,8 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
                     a.outcome.as_str().to_string(),
                     a.conn_state.to_string(),
                     a.syn_retransmits.to_string(),
+                    a.http_status.map_or_else(|| "-".to_string(), |s| s.to_string()),
+                    tls_summary(a),
                 ]
             })
             .collect();
@@ -114,6 +151,8 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
             "outcome",
             "state",
             "SYN rtx",
+            "HTTP",
+            "TLS",
         ];
         let mut widths = header.map(str::len);
         for row in &rows {
