@@ -9,10 +9,11 @@ use crate::capture::{CaptureError, CaptureInfo, CaptureReader, Limits, LinkType}
 use crate::decode::{duplicate::DuplicateFilter, Decoder, LinkSkip, Skip, Transport};
 use crate::diagnose;
 use crate::endpoints::ca_set::CaSet;
+use crate::endpoints::service_tags::ServiceTags;
 use crate::endpoints::Table;
 use crate::flow::{ConnectionTable, FlowLimits, FrameRef};
 use crate::proto::dns::{self, DnsLog};
-use crate::proto::{self, Protocols};
+use crate::proto::{self, wpad, Protocols};
 use crate::report::model::CaptureReport;
 
 /// What the user asked for that changes the analysis.
@@ -26,6 +27,8 @@ pub struct Options {
     pub detect_cloud: bool,
     /// Issuers expected on the leaf certificates of required names.
     pub ca_set: CaSet,
+    /// Azure service tags, to name addresses that no DNS answer explains.
+    pub service_tags: ServiceTags,
     /// Proxies named by the user, on top of those recognised by behaviour.
     pub proxies: Vec<SocketAddr>,
     pub limits: Limits,
@@ -40,6 +43,7 @@ impl Default for Options {
             detect_cloud: true,
             ca_set: CaSet::azure(),
             proxies: Vec::new(),
+            service_tags: ServiceTags::default(),
             limits: Limits::default(),
             flow_limits: FlowLimits::default(),
         }
@@ -52,6 +56,8 @@ pub struct PacketPass {
     pub connections: ConnectionTable,
     pub duplicates_folded: u64,
     pub dns: DnsLog,
+    /// WPAD URLs handed out by DHCP (option 252), with their frames.
+    pub dhcp_wpad: Vec<(String, u64)>,
     /// What each connection carried, index for index with `connections`.
     pub protocols: Vec<Protocols>,
     /// Frames on link types capdoc cannot decode, per link type.
@@ -65,6 +71,7 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
     let mut connections = ConnectionTable::new(opts.flow_limits);
     let mut unsupported_links = BTreeMap::new();
     let mut dns_log = DnsLog::default();
+    let mut dhcp_wpad = Vec::new();
     while let Some(frame) = reader.next_frame() {
         let at = FrameRef {
             number: frame.number,
@@ -84,12 +91,34 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
         match packet.transport {
             Transport::Tcp(segment) => connections.on_segment(at, packet.src, packet.dst, &segment),
             Transport::Unreachable(message) => connections.on_unreachable(at, packet.src, message),
+            Transport::Udp(udp) if udp.src_port == wpad::NBNS_PORT || udp.dst_port == wpad::NBNS_PORT => {
+                if let Some(m) = wpad::parse_nbns(udp.payload) {
+                    // As a DNS message, so one log holds every kind of name lookup.
+                    let message = dns::DnsMessage {
+                        id: 0,
+                        response: m.response,
+                        rcode: m.rcode,
+                        question: Some(m.name),
+                        addresses: m.address.into_iter().collect(),
+                        cnames: Vec::new(),
+                    };
+                    dns_log.record(&message, frame.ts_nanos, frame.number, "nbns");
+                }
+            }
+            Transport::Udp(udp) if [wpad::DHCP_SERVER_PORT, wpad::DHCP_CLIENT_PORT].contains(&udp.dst_port) => {
+                if let Some(url) = wpad::dhcp_wpad_url(udp.payload) {
+                    if dhcp_wpad.len() < 16 {
+                        dhcp_wpad.push((url, frame.number));
+                    }
+                }
+            }
             Transport::Udp(udp) => {
                 let dns_ports = [dns::DNS_PORT, dns::LLMNR_PORT];
                 if dns_ports.contains(&udp.src_port) || dns_ports.contains(&udp.dst_port) {
                     if let Some(message) = dns::parse(udp.payload) {
                         let llmnr = udp.src_port == dns::LLMNR_PORT || udp.dst_port == dns::LLMNR_PORT;
-                        dns_log.record(&message, frame.ts_nanos, frame.number, llmnr);
+                        let protocol = if llmnr { "llmnr" } else { "dns" };
+                        dns_log.record(&message, frame.ts_nanos, frame.number, protocol);
                     }
                 }
             }
@@ -105,7 +134,7 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
         for (side, at) in [(0, conn.first), (1, conn.syn_ack.unwrap_or(conn.first))] {
             for bytes in dns::tcp_messages(conn.streams[side].contiguous()) {
                 if let Some(message) = dns::parse(bytes) {
-                    dns_log.record(&message, at.ts, at.number, false);
+                    dns_log.record(&message, at.ts, at.number, "dns");
                 }
             }
         }
@@ -116,6 +145,7 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
         connections,
         duplicates_folded: duplicates.folded,
         protocols,
+        dhcp_wpad,
         dns: dns_log,
         unsupported_links,
     }

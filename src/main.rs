@@ -10,7 +10,8 @@ use rayon::prelude::*;
 
 use capdoc::analyze::{self, Options};
 use capdoc::endpoints::ca_set::CaSet;
-use capdoc::endpoints::Table;
+use capdoc::endpoints::service_tags::ServiceTags;
+use capdoc::endpoints::{Table, TableError};
 use capdoc::report::model::{CaptureReport, Severity};
 use capdoc::report::{json, text};
 
@@ -65,6 +66,10 @@ struct AnalyzeArgs {
     /// PEM CA certificates, or lines of "organization<TAB>common name".
     #[arg(long, value_name = "FILE")]
     ca_set: Option<PathBuf>,
+    /// Azure "IP ranges and service tags" JSON (ServiceTags_Public_*.json): names addresses that no DNS
+    /// answer in the capture explains.
+    #[arg(long, value_name = "FILE")]
+    service_tags: Option<PathBuf>,
     /// Treat HOST:PORT as an outbound proxy even if no request to it was captured (repeatable).
     #[arg(long, value_name = "HOST:PORT")]
     proxy: Vec<SocketAddr>,
@@ -113,12 +118,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// Reads a data file given on the command line; errors name the file (and line).
+fn load<T>(path: &Path, parse: impl Fn(&[u8], &str) -> Result<T, TableError>) -> io::Result<T> {
+    let bytes = std::fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    parse(&bytes, &path.display().to_string()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+}
+
 fn load_table(path: Option<&Path>) -> io::Result<Table> {
-    let Some(path) = path else { return Ok(Table::public()) };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    Table::parse(&text, &path.display().to_string())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    match path {
+        None => Ok(Table::public()),
+        Some(path) => load(path, |bytes, name| Table::parse(&String::from_utf8_lossy(bytes), name)),
+    }
 }
 
 /// A capture to analyse, with the name reports show for it.
@@ -186,15 +196,15 @@ fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
     let detect_cloud = args.urls.is_none() && args.cloud.is_none();
     let ca_set = match &args.ca_set {
         None => CaSet::azure(),
-        Some(path) => {
-            let bytes =
-                std::fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-            CaSet::parse(&bytes, &path.display().to_string())
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?
-        }
+        Some(path) => load(path, CaSet::parse)?,
+    };
+    let service_tags = match &args.service_tags {
+        None => ServiceTags::default(),
+        Some(path) => load(path, ServiceTags::parse)?,
     };
     let opts = Options {
         host: args.host,
+        service_tags,
         table,
         detect_cloud,
         ca_set,

@@ -186,3 +186,46 @@ fn urls_prints_the_table_and_accepts_a_users_table() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn service_tags_name_addresses_without_a_name() {
+    // port-reuse connects to a literal address: no DNS answer names it.
+    let capture = common::project_dir().join("captures/port-reuse.eth.pcap");
+    let dir = temp_dir("tags");
+    let tags = dir.join("ServiceTags_Public.json");
+    std::fs::write(
+        &tags,
+        r#"{"changeNumber": 1, "cloud": "Public", "values": [
+            {"name": "AzureCloud", "id": "AzureCloud", "properties": {"addressPrefixes": ["203.0.113.0/24"]}}]}"#,
+    )
+    .expect("write");
+    let out = common::capdoc(&[
+        "analyze",
+        "--format",
+        "json",
+        "--service-tags",
+        tags.to_str().unwrap(),
+        capture.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let attempts = report["attempts"].as_array().expect("attempts");
+    assert!(!attempts.is_empty());
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["destination"]["name"].is_null() && a["service_tag"] == "AzureCloud"),
+        "{report}"
+    );
+    let without = common::json_report(&capture);
+    assert!(without["attempts"][0]["service_tag"].is_null());
+    std::fs::write(&tags, "{}").expect("write");
+    let out = common::capdoc(&[
+        "analyze",
+        "--service-tags",
+        tags.to_str().unwrap(),
+        capture.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ServiceTags_Public.json"));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -114,3 +114,34 @@ fn multi_interface_pcapng_keeps_each_link_type() {
         "{links}"
     );
 }
+
+fn wpad_lookups(r: &serde_json::Value, protocol: &str) -> usize {
+    r["dns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["protocol"] == protocol && l["name"].as_str().unwrap().starts_with("wpad"))
+        .count()
+}
+
+#[test]
+fn wpad_lookups_over_netbios_llmnr_and_dns() {
+    // PROVENANCE: sll.pcap has 3 NBNS queries for WPAD<00>; DnsPackets.pcap has
+    // 8 packets asking "wpad" (LLMNR) and 4 for "wpad.HOME" (2 questions, 2 NXDOMAIN answers).
+    let Some(sll) = report_of("pcapplusplus/sll.pcap") else {
+        return;
+    };
+    assert_eq!(wpad_lookups(&sll, "nbns"), 3);
+    let Some(dns) = report_of("pcapplusplus/DnsPackets.pcap") else {
+        return;
+    };
+    assert_eq!(wpad_lookups(&dns, "llmnr"), 8);
+    assert_eq!(wpad_lookups(&dns, "dns"), 2);
+    let home = dns["dns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "wpad.home")
+        .unwrap();
+    assert_eq!(home["rcode"], "NXDOMAIN");
+}

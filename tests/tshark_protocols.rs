@@ -145,7 +145,7 @@ fn ours(report: &Value) -> Lists {
         .cloned()
         .unwrap_or_default()
         .iter()
-        .filter(|l| l["rcode"] == "NOERROR")
+        .filter(|l| l["rcode"] == "NOERROR" && l["protocol"] != "nbns")
         .map(|l| {
             let addrs = l["addresses"]
                 .as_array()

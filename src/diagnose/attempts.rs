@@ -27,6 +27,7 @@ pub const ANSWER_GRACE_NANOS: i64 = 1_000_000_000;
 /// What attempts are built from, besides the connection itself.
 pub(super) struct Context<'a> {
     pub names: NameBook<'a>,
+    pub service_tags: &'a crate::endpoints::service_tags::ServiceTags,
     pub table: &'a Table,
     pub ca_set: &'a CaSet,
     pub proxies: &'a HashSet<SocketAddr>,
@@ -198,12 +199,6 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, 
         id,
         connection: conn.id,
         client: host_port(conn.client),
-        destination: Destination {
-            name: name.as_ref().map(|(n, _)| n.clone()),
-            ip: Some(conn.server.ip().to_string()),
-            port: Some(conn.server.port()),
-        },
-        name_source: name.map(|(_, source)| source),
         path: Path::Direct,
         proxy: None,
         outcome,
@@ -216,6 +211,16 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, 
         required,
         tls: tls_facts(&view),
         pid: None,
+        service_tag: match &name {
+            None => cx.service_tags.tag_of(conn.server.ip()).map(str::to_string),
+            Some(_) => None,
+        },
+        name_source: name.as_ref().map(|(_, source)| *source),
+        destination: Destination {
+            name: name.map(|(n, _)| n),
+            ip: Some(conn.server.ip().to_string()),
+            port: Some(conn.server.port()),
+        },
         detail,
         start_nanos: conn.first.ts,
     })
@@ -252,6 +257,7 @@ pub(super) fn proxy_attempts(
         tls: None,
         pid: None,
         detail,
+        service_tag: None,
         start_nanos: conn.first.ts,
     };
     let exchanges = &protocols.http.exchanges;

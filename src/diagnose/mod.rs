@@ -66,6 +66,7 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
     let proxies = proxies(&pass, opts);
     let cx = Context {
         names: NameBook::new(&pass.dns, &pass.info.name_records),
+        service_tags: &opts.service_tags,
         table: &opts.table,
         ca_set: &opts.ca_set,
         proxies: &proxies,
@@ -118,7 +119,7 @@ fn dns_lookup(l: &crate::proto::dns::Lookup) -> DnsLookup {
         cnames: l.cnames.clone(),
         query_frame: l.query_frame,
         answer_frame: l.answer_frame,
-        protocol: if l.llmnr { "llmnr" } else { "dns" },
+        protocol: l.protocol,
     }
 }
 

@@ -3,6 +3,7 @@
 //! replaceable by a user's file of the same format.
 
 pub mod ca_set;
+pub mod service_tags;
 
 use std::fmt;
 

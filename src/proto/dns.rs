@@ -217,8 +217,8 @@ pub struct Lookup {
     /// Addresses the answer gave for the asked name (at most 16 kept).
     pub addresses: Vec<IpAddr>,
     pub cnames: Vec<String>,
-    /// LLMNR (multicast, single-label names) rather than DNS.
-    pub llmnr: bool,
+    /// `dns`, `llmnr` (multicast, single-label names) or `nbns` (NetBIOS).
+    pub protocol: &'static str,
 }
 
 const MAX_ADDRESSES_PER_LOOKUP: usize = 16;
@@ -233,7 +233,7 @@ pub struct DnsLog {
 
 impl DnsLog {
     /// Records one message seen at `frame`.
-    pub fn record(&mut self, message: &DnsMessage, ts: i64, frame: u64, llmnr: bool) {
+    pub fn record(&mut self, message: &DnsMessage, ts: i64, frame: u64, protocol: &'static str) {
         self.messages += 1;
         let Some(name) = message.question.clone() else { return };
         let question = |name: String| Lookup {
@@ -244,7 +244,7 @@ impl DnsLog {
             answer_frame: None,
             addresses: Vec::new(),
             cnames: Vec::new(),
-            llmnr,
+            protocol,
         };
         if !message.response {
             if self.lookups.len() < MAX_LOOKUPS {

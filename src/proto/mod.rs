@@ -7,6 +7,7 @@
 pub mod dns;
 pub mod http;
 pub mod tls;
+pub mod wpad;
 
 use crate::flow::Connection;
 

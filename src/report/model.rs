@@ -198,6 +198,9 @@ pub struct Attempt {
     pub pid: Option<u32>,
     /// capdoc extension: a one-line account of what happened.
     pub detail: String,
+    /// capdoc extension: the Azure service tag of the address, for attempts
+    /// without a name, when `--service-tags` was given.
+    pub service_tag: Option<String>,
     /// `start` as Unix nanoseconds, for arithmetic.
     #[serde(skip)]
     pub start_nanos: i64,
@@ -218,7 +221,10 @@ impl Attempt {
         let target = match (&d.name, ip) {
             (Some(name), Some(ip)) => format!("{name} ({ip}):{port}"),
             (Some(name), None) => format!("{name}:{port}"),
-            (None, Some(ip)) => format!("{ip}:{port}"),
+            (None, Some(ip)) => match &self.service_tag {
+                Some(tag) => format!("{ip}:{port} (service tag {tag})"),
+                None => format!("{ip}:{port}"),
+            },
             (None, None) => "(no request)".to_string(),
         };
         match &self.proxy {

@@ -171,8 +171,14 @@ pub(super) fn findings(
             "If the connector should go direct, or through a specific proxy, configure that explicitly \
              (ApplicationProxyConnectorService.exe.config) so that WPAD cannot pick another one.",
         );
-        f.frames = wpad_lookups.iter().map(|l| l.query_frame).collect();
-        f.wireshark_filter = Some("dns.qry.name contains \"wpad\" || http.request.uri contains \"wpad\"".into());
+        f.frames = wpad_lookups
+            .iter()
+            .map(|l| l.query_frame)
+            .chain(pass.dhcp_wpad.iter().map(|(_, frame)| *frame))
+            .collect();
+        f.frames.sort_unstable();
+        f.frames.dedup();
+        f.wireshark_filter = Some("dns.qry.name contains \"wpad\" || nbns.name contains \"WPAD\" || dhcp.option.type==252 || http.request.uri contains \"wpad\"".into());
         f.rank = 3;
         out.push(f);
     }
