@@ -6,12 +6,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use crate::capture::{CaptureError, CaptureInfo, CaptureReader, Limits, LinkType};
-use crate::decode::{duplicate::DuplicateFilter, Decoder, LinkSkip, Skip, Transport};
+use crate::decode::duplicate::{DuplicateFilter, PacketIds};
+use crate::decode::{Decoder, LinkSkip, Skip, Transport};
 use crate::diagnose;
 use crate::endpoints::ca_set::CaSet;
 use crate::endpoints::service_tags::ServiceTags;
 use crate::endpoints::Table;
-use crate::flow::{ConnectionTable, FlowLimits, FrameRef};
+use crate::flow::{ConnectionTable, FlowLimits, FrameRef, Origin};
 use crate::proto::dns::{self, DnsLog};
 use crate::proto::{self, wpad, Protocols};
 use crate::report::model::CaptureReport;
@@ -56,6 +57,7 @@ pub struct PacketPass {
     pub connections: ConnectionTable,
     pub duplicates_folded: u64,
     pub dns: DnsLog,
+    pub windows: WindowsFacts,
     /// WPAD URLs handed out by DHCP (option 252), with their frames.
     pub dhcp_wpad: Vec<(String, u64)>,
     /// What each connection carried, index for index with `connections`.
@@ -64,10 +66,31 @@ pub struct PacketPass {
     pub unsupported_links: BTreeMap<LinkType, u64>,
 }
 
+/// What Windows capture metadata (pktmon, etl2pcapng) told.
+#[derive(Clone, Debug, Default)]
+pub struct WindowsFacts {
+    /// Appearances of a packet after its first (same packet id), not counted again.
+    pub copies_folded: u64,
+    /// First appearances per interface (component): where counted packets came from.
+    pub kept_on: BTreeMap<usize, u64>,
+    /// Records with a drop verdict.
+    pub dropped_frames: u64,
+}
+
+/// `PID=1234 TID=5678`, as netsh/etl2pcapng write in packet comments.
+fn pid_from_comment(comment: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(comment).ok()?;
+    let at = text.find("PID=")? + "PID=".len();
+    let digits: String = text[at..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 /// Reads every frame once and rebuilds the connections.
 pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
     let mut decoder = Decoder::default();
     let mut duplicates = DuplicateFilter::default();
+    let mut packet_ids = PacketIds::default();
+    let mut windows = WindowsFacts::default();
     let mut connections = ConnectionTable::new(opts.flow_limits);
     let mut unsupported_links = BTreeMap::new();
     let mut dns_log = DnsLog::default();
@@ -85,11 +108,40 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
             }
             Err(_) => continue,
         };
-        if duplicates.check(packet.ip, frame.ts_nanos, frame.number).is_some() {
+        // One packet recorded at several components carries one packet id: count it once.
+        let first = match frame.meta.packet_id {
+            Some(id) => packet_ids.first_sighting(frame.section, id),
+            None => true,
+        };
+        if first && frame.meta.packet_id.is_some() {
+            *windows.kept_on.entry(frame.interface).or_insert(0) += 1;
+        }
+        let counted = first && duplicates.check(packet.ip, frame.ts_nanos, frame.number).is_none();
+        if frame.meta.dropped {
+            windows.dropped_frames += 1;
+        }
+        if !counted {
+            // A drop inside the capturing host (pktmon via etl2pcapng) is recorded on a
+            // later copy of the packet: the packet never left the host.
+            if let (true, Transport::Tcp(segment)) = (frame.meta.dropped, packet.transport) {
+                connections.on_local_drop(at, packet.src, packet.dst, &segment, frame.interface);
+            }
             continue;
         }
+        let origin = Origin {
+            direction: frame.meta.direction,
+            process_id: frame
+                .meta
+                .process_id
+                .or_else(|| frame.comment.and_then(pid_from_comment)),
+        };
         match packet.transport {
-            Transport::Tcp(segment) => connections.on_segment(at, packet.src, packet.dst, &segment),
+            Transport::Tcp(segment) => {
+                connections.on_segment(at, packet.src, packet.dst, &segment, origin);
+                if frame.meta.dropped {
+                    connections.on_local_drop(at, packet.src, packet.dst, &segment, frame.interface);
+                }
+            }
             Transport::Unreachable(message) => connections.on_unreachable(at, packet.src, message),
             Transport::Udp(udp) if udp.src_port == wpad::NBNS_PORT || udp.dst_port == wpad::NBNS_PORT => {
                 if let Some(m) = wpad::parse_nbns(udp.payload) {
@@ -143,7 +195,11 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
     PacketPass {
         info: reader.info,
         connections,
-        duplicates_folded: duplicates.folded,
+        duplicates_folded: duplicates.folded + packet_ids.folded,
+        windows: WindowsFacts {
+            copies_folded: packet_ids.folded,
+            ..windows
+        },
         protocols,
         dhcp_wpad,
         dns: dns_log,
@@ -156,7 +212,22 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
 pub fn analyze_path(path: &Path, display_name: &str, opts: &Options) -> CaptureReport {
     match CaptureReader::open(path, opts.limits) {
         Ok(reader) => diagnose::report(display_name, packet_pass(reader, opts), opts),
-        Err(e) => diagnose::error_report(display_name, &e, opts),
+        Err(e) => diagnose::error_report(display_name, &etl_hint(path, e), opts),
+    }
+}
+
+/// A Windows event trace (pktmon, `netsh trace`) given directly: say how to convert it.
+fn etl_hint(path: &Path, error: CaptureError) -> CaptureError {
+    let is_etl = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("etl"));
+    match error {
+        CaptureError::NotACapture { head, .. } if is_etl => CaptureError::NotACapture {
+            head,
+            hint: "; this is a Windows event trace (.etl) from pktmon or netsh trace: convert it first with \
+                   `etl2pcapng trace.etl trace.pcapng` (github.com/microsoft/etl2pcapng, keeps dropped packets \
+                   and stack components) or `pktmon etl2pcap trace.etl --out trace.pcapng`"
+                .to_string(),
+        },
+        other => other,
     }
 }
 
@@ -174,5 +245,17 @@ pub fn looks_like_capture(path: &Path) -> bool {
         // A capture magic with a broken header is still a capture: analysing it reports why.
         Ok(_) | Err(CaptureError::BadHeader { .. }) => true,
         Err(CaptureError::NotACapture { .. } | CaptureError::Empty | CaptureError::Io(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_from_netsh_comment() {
+        assert_eq!(pid_from_comment(b"PID=1234 TID=5678"), Some(1234));
+        assert_eq!(pid_from_comment(b"no pid here"), None);
+        assert_eq!(pid_from_comment(b"PID="), None);
     }
 }

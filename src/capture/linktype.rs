@@ -62,6 +62,7 @@ impl LinkType {
                 | Self::IPV4
                 | Self::IPV6
                 | Self::LINUX_SLL2
+                | Self::IEEE802_11
         )
     }
 }
@@ -82,6 +83,7 @@ mod tests {
         assert_eq!(LinkType(276).name(), "LINUX_SLL2");
         assert_eq!(LinkType(12).name(), "RAW");
         assert_eq!(LinkType(4242).name(), "LINKTYPE_4242");
-        assert!(!LinkType(105).is_decodable());
+        assert!(LinkType(105).is_decodable());
+        assert!(!LinkType(127).is_decodable());
     }
 }

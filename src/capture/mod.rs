@@ -67,6 +67,8 @@ pub struct Frame<'a> {
     pub ts_nanos: i64,
     /// Index into [`CaptureInfo::interfaces`].
     pub interface: usize,
+    /// 0-based pcapng section (packet ids are unique within one).
+    pub section: usize,
     pub link_type: LinkType,
     /// Length of the packet on the wire; `data.len()` is what was captured.
     pub orig_len: u32,
@@ -311,6 +313,7 @@ impl CaptureReader {
             number: self.next_frame - 1,
             ts_nanos: record.ts_nanos,
             interface: record.interface,
+            section: record.section,
             link_type: record.link_type,
             orig_len: record.orig_len,
             data: self.stream.slice(record.data),
@@ -354,6 +357,7 @@ pub(crate) enum Step {
 pub(crate) struct Record {
     pub ts_nanos: i64,
     pub interface: usize,
+    pub section: usize,
     pub link_type: LinkType,
     pub orig_len: u32,
     pub data: Span,

@@ -116,6 +116,7 @@ pub(crate) fn next_record(state: &mut State, stream: &mut ByteStream, info: &mut
             Record {
                 ts_nanos: ticks_to_nanos(ticks, sub, 0, info),
                 interface: 0,
+                section: 0,
                 link_type: state.link_type,
                 orig_len: frame.origlen,
                 data: Span::within(base, bytes, frame.data),

@@ -237,6 +237,7 @@ fn interpret(
             Step::Frame(Some(Record {
                 ts_nanos,
                 interface,
+                section: info.sections.len().saturating_sub(1),
                 link_type,
                 orig_len: epb.origlen,
                 data: Span::within(base, bytes, epb.data),
@@ -257,6 +258,7 @@ fn interpret(
             Step::Frame(Some(Record {
                 ts_nanos: state.last_ts,
                 interface,
+                section: info.sections.len().saturating_sub(1),
                 link_type,
                 orig_len: spb.origlen,
                 data: Span::within(base, bytes, &spb.data[..len]),
@@ -354,6 +356,7 @@ fn legacy_packet(state: &mut State, bytes: &[u8], base: usize, info: &mut Captur
     Step::Frame(Some(Record {
         ts_nanos,
         interface,
+        section: info.sections.len().saturating_sub(1),
         link_type,
         orig_len,
         data: Span::within(base, bytes, &bytes[HEADER..end]),

@@ -114,3 +114,48 @@ mod tests {
         assert_eq!(f.folded, 1);
     }
 }
+
+/// Packet ids seen (pcapng `epb_packetid`, which etl2pcapng gives every
+/// appearance of one packet at the stack's components): the first appearance
+/// counts, the others are copies. Remembers the most recent ids only.
+#[derive(Default)]
+pub struct PacketIds {
+    seen: HashMap<(usize, u64), ()>,
+    order: VecDeque<(usize, u64)>,
+    pub folded: u64,
+}
+
+/// Copies of one packet arrive together; this many ids back is plenty.
+const MAX_PACKET_IDS: usize = 65_536;
+
+impl PacketIds {
+    /// Whether this is the first appearance of `id` in `section`.
+    pub fn first_sighting(&mut self, section: usize, id: u64) -> bool {
+        if self.seen.contains_key(&(section, id)) {
+            self.folded += 1;
+            return false;
+        }
+        if self.order.len() >= MAX_PACKET_IDS {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        self.seen.insert((section, id), ());
+        self.order.push_back((section, id));
+        true
+    }
+}
+
+#[cfg(test)]
+mod packet_id_tests {
+    use super::*;
+
+    #[test]
+    fn copies_are_per_section() {
+        let mut ids = PacketIds::default();
+        assert!(ids.first_sighting(0, 7));
+        assert!(!ids.first_sighting(0, 7));
+        assert!(ids.first_sighting(1, 7));
+        assert_eq!(ids.folded, 1);
+    }
+}

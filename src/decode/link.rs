@@ -81,8 +81,37 @@ pub fn ip_payload(link: LinkType, frame: &[u8]) -> Result<&[u8], LinkSkip> {
                 None => Err(LinkSkip::Truncated),
             }
         }
+        LinkType::IEEE802_11 => ieee802_11(frame),
         _ => Err(LinkSkip::UnsupportedLink),
     }
+}
+
+/// IEEE 802.11 data frames (the link type etl2pcapng writes for Wi-Fi adapters):
+/// a 24-byte MAC header (30 with four addresses, +2 for QoS), then an LLC/SNAP
+/// header whose last two bytes are the EtherType. Protected (encrypted) frames
+/// and management/control frames hold no readable IP.
+fn ieee802_11(frame: &[u8]) -> Result<&[u8], LinkSkip> {
+    const LLC_SNAP: [u8; 6] = [0xaa, 0xaa, 0x03, 0, 0, 0];
+    let fc = frame.get(..2).ok_or(LinkSkip::Truncated)?;
+    let (kind, subtype, flags) = ((fc[0] >> 2) & 0b11, fc[0] >> 4, fc[1]);
+    const DATA: u8 = 2;
+    const PROTECTED: u8 = 0x40;
+    if kind != DATA || flags & PROTECTED != 0 || subtype & 0b0100 != 0 {
+        // Not data, encrypted, or a "null" data frame without a body.
+        return Err(LinkSkip::NotIp);
+    }
+    let mut header = 24;
+    if flags & 0b11 == 0b11 {
+        header += 6; // to-DS and from-DS: a fourth address
+    }
+    if subtype & 0b1000 != 0 {
+        header += 2; // QoS control
+    }
+    let llc = frame.get(header..header + 8).ok_or(LinkSkip::Truncated)?;
+    if llc[..6] != LLC_SNAP {
+        return Err(LinkSkip::NotIp);
+    }
+    ip_by_ethertype(u16::from_be_bytes([llc[6], llc[7]]), &frame[header + 8..])
 }
 
 fn ethernet(frame: &[u8]) -> Result<&[u8], LinkSkip> {
@@ -152,6 +181,19 @@ mod tests {
         );
         assert_eq!(ip_payload(LinkType::LINUX_SLL2, &[0; 19]), Err(LinkSkip::Truncated));
         assert_eq!(ip_payload(LinkType(147), &IP), Err(LinkSkip::UnsupportedLink));
+    }
+
+    #[test]
+    fn wifi_data_frame_with_qos() {
+        let mut f = vec![0x88, 0x01]; // QoS data, to-DS
+        f.extend([0u8; 22]); // duration, three addresses, sequence
+        f.extend([0, 0]); // QoS control
+        f.extend([0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+        f.extend(IP);
+        assert_eq!(ip_payload(LinkType::IEEE802_11, &f), Ok(&IP[..]));
+        f[1] |= 0x40; // protected
+        assert_eq!(ip_payload(LinkType::IEEE802_11, &f), Err(LinkSkip::NotIp));
+        assert_eq!(ip_payload(LinkType::IEEE802_11, &[0x08]), Err(LinkSkip::Truncated));
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub(super) struct Context<'a> {
     pub ca_set: &'a CaSet,
     pub proxies: &'a HashSet<SocketAddr>,
     pub capture_end: i64,
+    /// The capture's interfaces (pktmon components), to name where a drop happened.
+    pub interfaces: &'a [crate::capture::Interface],
 }
 
 /// TLS facts of an attempt, and what they add to its outcome.
@@ -157,7 +159,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, 
     if !opened_by_syn && !carried_request {
         return None;
     }
-    let (mut outcome, mut detail) = tcp_outcome(conn, cx.capture_end);
+    let (mut outcome, mut detail) = tcp_outcome(conn, cx);
     let view = TlsView::of(protocols);
     // The best name: SNI, then the Host header, then DNS, then pcapng name records.
     let first_request = protocols.http.exchanges.first();
@@ -210,7 +212,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, 
         wireshark_filter: connection_filter(conn),
         required,
         tls: tls_facts(&view),
-        pid: None,
+        pid: conn.process_id,
         service_tag: match &name {
             None => cx.service_tags.tag_of(conn.server.ip()).map(str::to_string),
             Some(_) => None,
@@ -255,7 +257,7 @@ pub(super) fn proxy_attempts(
         wireshark_filter: connection_filter(conn),
         required: None,
         tls: None,
-        pid: None,
+        pid: conn.process_id,
         detail,
         service_tag: None,
         start_nanos: conn.first.ts,
@@ -265,7 +267,7 @@ pub(super) fn proxy_attempts(
         if conn.syns.is_empty() && conn.bytes[Side::Client as usize] == 0 {
             return Vec::new();
         }
-        let (outcome, detail) = match tcp_outcome(conn, cx.capture_end) {
+        let (outcome, detail) = match tcp_outcome(conn, cx) {
             (Outcome::Ok, _) => (
                 Outcome::Incomplete,
                 "connected to the proxy; no request was captured".to_string(),
@@ -442,10 +444,25 @@ fn exchange_outcome(
     (Outcome::Ok, said)
 }
 
-fn tcp_outcome(conn: &Connection, capture_end: i64) -> (Outcome, String) {
+fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
+    let capture_end = cx.capture_end;
     let server_reset = conn.reset.filter(|r| r.from == Side::Server);
     let sent = conn.syn_retransmits + 1;
     let Some(syn_ack) = conn.syn_ack else {
+        if let Some(drop) = conn.local_drop {
+            let component = cx
+                .interfaces
+                .get(drop.interface)
+                .and_then(|i| i.name.as_deref())
+                .unwrap_or("a component");
+            return (
+                Outcome::DroppedLocally,
+                format!(
+                    "the SYN was dropped inside the capturing host by {component} (frame {}); it never left the server",
+                    drop.frame.number
+                ),
+            );
+        }
         if conn.syns.is_empty() {
             // Picked up mid-stream with a request in it.
             return if conn.bytes[Side::Server as usize] > 0 {
@@ -581,6 +598,7 @@ fn evidence_frames(conn: &Connection) -> Vec<u64> {
     frames.extend(conn.syn_ack.map(|f| f.number));
     frames.extend(conn.icmp.map(|i| i.frame.number));
     frames.extend(conn.reset.map(|r| r.frame.number));
+    frames.extend(conn.local_drop.map(|d| d.frame.number));
     frames.extend(conn.first_data.iter().flatten().map(|f| f.number));
     frames.sort_unstable();
     frames.dedup();

@@ -149,6 +149,32 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
         ""
     };
 
+    let dropped = of(Outcome::DroppedLocally);
+    if !dropped.is_empty() {
+        out.push(Finding {
+            severity,
+            code: "dropped-locally",
+            title: format!(
+                "SYNs to {dest} are dropped on the connector server itself ({})",
+                attempts_phrase(&dropped)
+            ),
+            detail: format!(
+                "{}. The capture recorded the drop inside Windows, so the block is on this server (Windows Filtering \
+                 Platform: Windows Defender Firewall or security software), not on the network.{not_required_note}",
+                dropped[0].detail
+            ),
+            remediation: format!(
+                "Find the outbound rule on the connector server that blocks TCP port {port}: Windows Defender \
+                 Firewall outbound rules, or endpoint security software. `netsh wfp show state` names the filter \
+                 that dropped the packet. Allow the connector's traffic to {}.",
+                first.destination.name.as_deref().unwrap_or("this address")
+            ),
+            attempts: ids(&dropped),
+            frames: frames_of(&dropped),
+            wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
+            rank,
+        });
+    }
     let unanswered = of(Outcome::SynUnanswered);
     if !unanswered.is_empty() {
         let syns: u32 = unanswered.iter().map(|a| a.syn_retransmits + 1).sum();

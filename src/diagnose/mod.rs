@@ -71,6 +71,7 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
         ca_set: &opts.ca_set,
         proxies: &proxies,
         capture_end: pass.info.capture_end().unwrap_or(0),
+        interfaces: &pass.info.interfaces,
     };
     let mut attempts: Vec<Attempt> = Vec::new();
     for (conn, protocols) in pass.connections.connections.iter().zip(&pass.protocols) {
@@ -193,6 +194,24 @@ fn capture_facts(pass: &PacketPass) -> CaptureFacts {
             })
             .collect(),
         cut_at_offset: info.cut_at,
+        windows: WindowsCapture {
+            converter: info.application().map(str::to_string),
+            copies_folded: pass.windows.copies_folded,
+            counted_on: pass
+                .windows
+                .kept_on
+                .keys()
+                .map(|&i| {
+                    let iface = &info.interfaces[i];
+                    iface
+                        .name
+                        .clone()
+                        .or_else(|| iface.description.clone())
+                        .unwrap_or_else(|| format!("interface {i}"))
+                })
+                .collect(),
+            dropped_frames: pass.windows.dropped_frames,
+        },
     }
 }
 

@@ -12,6 +12,7 @@ pub mod seq;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::capture::Direction;
 use crate::decode::{TcpSegment, Unreachable};
 use reassembly::{Insert, Stream};
 use seq::SeqNumber;
@@ -47,6 +48,20 @@ pub struct IcmpError {
     pub message: Unreachable,
 }
 
+/// What the capturing host recorded about a packet (Windows captures).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Origin {
+    pub direction: Option<Direction>,
+    pub process_id: Option<u32>,
+}
+
+/// A packet dropped inside the capturing host, and by which interface/component.
+#[derive(Clone, Copy, Debug)]
+pub struct LocalDrop {
+    pub frame: FrameRef,
+    pub interface: usize,
+}
+
 /// At most this many SYN frames are listed per connection (all are counted).
 pub const MAX_SYN_FRAMES: usize = 16;
 
@@ -74,6 +89,10 @@ pub struct Connection {
     pub packets: [u64; 2],
     pub first_data: [Option<FrameRef>; 2],
     pub icmp: Option<IcmpError>,
+    /// A SYN of this connection dropped inside the capturing host.
+    pub local_drop: Option<LocalDrop>,
+    /// Process id recorded with the client's packets (not always the owner).
+    pub process_id: Option<u32>,
     pub history: History,
     pub streams: [Stream; 2],
 }
@@ -229,7 +248,7 @@ impl ConnectionTable {
         }
     }
 
-    pub fn on_segment(&mut self, frame: FrameRef, src: IpAddr, dst: IpAddr, seg: &TcpSegment<'_>) {
+    pub fn on_segment(&mut self, frame: FrameRef, src: IpAddr, dst: IpAddr, seg: &TcpSegment<'_>, origin: Origin) {
         let from = SocketAddr::new(src, seg.src_port);
         let to = SocketAddr::new(dst, seg.dst_port);
         let key = FlowKey::new(from, to);
@@ -262,7 +281,7 @@ impl ConnectionTable {
             match existing {
                 Some(i) => i,
                 None => {
-                    let (client, server) = guess_roles(from, to, flags.syn() && flags.ack());
+                    let (client, server) = guess_roles(from, to, flags.syn() && flags.ack(), origin.direction);
                     match self.open(key, frame, client, server) {
                         Some(i) => i,
                         None => return,
@@ -271,6 +290,24 @@ impl ConnectionTable {
             }
         };
         self.update(index, frame, from, seg);
+        let conn = &mut self.connections[index];
+        if conn.client == from && conn.process_id.is_none() {
+            conn.process_id = origin.process_id;
+        }
+    }
+
+    /// Marks the connection whose SYN this is as dropped inside the capturing host.
+    pub fn on_local_drop(&mut self, frame: FrameRef, src: IpAddr, dst: IpAddr, seg: &TcpSegment<'_>, interface: usize) {
+        if !seg.flags.syn() || seg.flags.ack() {
+            return;
+        }
+        let from = SocketAddr::new(src, seg.src_port);
+        let key = FlowKey::new(from, SocketAddr::new(dst, seg.dst_port));
+        let Some(&index) = self.latest.get(&key) else { return };
+        let conn = &mut self.connections[index];
+        if conn.client == from && conn.isn == Some(SeqNumber(seg.seq)) {
+            conn.local_drop.get_or_insert(LocalDrop { frame, interface });
+        }
     }
 
     fn is_same_syn(&self, index: usize, from: SocketAddr, seq: u32) -> bool {
@@ -307,6 +344,8 @@ impl ConnectionTable {
             packets: [0; 2],
             first_data: [None; 2],
             icmp: None,
+            local_drop: None,
+            process_id: None,
             history: History::default(),
             streams: [Stream::new(capacity), Stream::new(capacity)],
         });
@@ -378,10 +417,22 @@ impl ConnectionTable {
 }
 
 /// Without a SYN, decide who is the client: the sender of a SYN-ACK is the
-/// server; otherwise a well-known port (< 1024) against an ephemeral one marks
+/// server; a packet the capturing host marked outbound or inbound says who
+/// sent it; otherwise a well-known port (< 1024) against an ephemeral one marks
 /// the server; otherwise the first sender is taken as the client (as Zeek does).
-fn guess_roles(from: SocketAddr, to: SocketAddr, is_syn_ack: bool) -> (SocketAddr, SocketAddr) {
-    if is_syn_ack || (from.port() < 1024 && to.port() >= 1024) {
+fn guess_roles(
+    from: SocketAddr,
+    to: SocketAddr,
+    is_syn_ack: bool,
+    direction: Option<Direction>,
+) -> (SocketAddr, SocketAddr) {
+    let server_sent = match direction {
+        _ if is_syn_ack => true,
+        Some(Direction::Outbound) => false,
+        Some(Direction::Inbound) => true,
+        None => from.port() < 1024 && to.port() >= 1024,
+    };
+    if server_sent {
         (to, from)
     } else {
         (from, to)
@@ -428,6 +479,7 @@ mod tests {
             src,
             dst,
             &s,
+            Origin::default(),
         );
     }
 
@@ -482,6 +534,42 @@ mod tests {
         assert_eq!(c.streams[0].contiguous(), b"hello");
         assert_eq!(c.streams[1].contiguous(), b"world");
         assert_eq!(c.bytes, [5, 5]);
+    }
+
+    #[test]
+    fn capture_direction_decides_roles_without_a_syn() {
+        let mut t = ConnectionTable::default();
+        // The server's packet comes first; the host marked it inbound.
+        let (src, dst, s) = seg(false, ACK, 1, b"data");
+        let inbound = Origin {
+            direction: Some(Direction::Inbound),
+            process_id: None,
+        };
+        t.on_segment(FrameRef { number: 1, ts: 0 }, src, dst, &s, inbound);
+        assert_eq!(t.connections[0].server.port(), 443);
+        let (src, dst, s) = seg(false, ACK, 1, b"data");
+        let mut t = ConnectionTable::default();
+        let outbound = Origin {
+            direction: Some(Direction::Outbound),
+            process_id: Some(4),
+        };
+        t.on_segment(FrameRef { number: 1, ts: 0 }, src, dst, &s, outbound);
+        assert_eq!(
+            t.connections[0].client.port(),
+            443,
+            "an outbound packet comes from the client"
+        );
+        assert_eq!(t.connections[0].process_id, Some(4));
+    }
+
+    #[test]
+    fn local_drop_marks_the_syn_s_connection() {
+        let mut t = ConnectionTable::default();
+        let (src, dst, s) = seg(true, SYN, 7, b"");
+        t.on_segment(FrameRef { number: 1, ts: 0 }, src, dst, &s, Origin::default());
+        t.on_local_drop(FrameRef { number: 2, ts: 1 }, src, dst, &s, 3);
+        let drop = t.connections[0].local_drop.expect("marked");
+        assert_eq!((drop.frame.number, drop.interface), (2, 3));
     }
 
     #[test]

@@ -59,6 +59,20 @@ pub struct CaptureFacts {
     pub unsupported_link_frames: Vec<LinkCount>,
     /// Offset at which the file ended mid-record, if it did.
     pub cut_at_offset: Option<u64>,
+    /// capdoc extension: facts from Windows capture metadata (pktmon/etl2pcapng).
+    pub windows: WindowsCapture,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WindowsCapture {
+    /// Which tool wrote the file, when the section header says so.
+    pub converter: Option<String>,
+    /// Later appearances of a packet (same packet id) not counted again.
+    pub copies_folded: u64,
+    /// The interfaces (pktmon components) whose appearance of each packet was the one counted.
+    pub counted_on: Vec<String>,
+    /// Records with a drop verdict (dropped inside the capturing host).
+    pub dropped_frames: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]

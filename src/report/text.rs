@@ -49,6 +49,20 @@ fn tls_summary(a: &Attempt) -> String {
     format!("{version}, {issuer}{alert}")
 }
 
+fn write_finding<W: Write>(out: &mut W, f: &Finding) -> io::Result<()> {
+    writeln!(out, "  [{}] {}: {}", f.severity.as_str(), f.code, clean(&f.title))?;
+    writeln!(out, "    {}", clean(&f.detail))?;
+    writeln!(out, "    Fix: {}", clean(&f.remediation))?;
+    if !f.frames.is_empty() {
+        let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
+        writeln!(out, "    Frames: {}", frames.join(", "))?;
+    }
+    if let Some(filter) = &f.wireshark_filter {
+        writeln!(out, "    Wireshark: {}", clean(filter))?;
+    }
+    Ok(())
+}
+
 pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
     writeln!(out, "== {} ==", clean(&r.file))?;
     if let Some(error) = &r.error {
@@ -77,23 +91,45 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
         c.start.as_deref().unwrap_or("?"),
         c.end.as_deref().unwrap_or("?"),
     )?;
-    for w in &c.warnings {
-        writeln!(out, "  warning: {}", clean(w))?;
+    // Capture quality first: it says how far the rest can be trusted.
+    let (quality, problems): (Vec<&Finding>, Vec<&Finding>) =
+        r.findings.iter().partition(|f| f.code.starts_with("capture-"));
+    let w = &c.windows;
+    let windows_facts = w.copies_folded > 0 || w.dropped_frames > 0;
+    if !c.warnings.is_empty() || !quality.is_empty() || windows_facts {
+        writeln!(out, "\nCapture quality")?;
+        if let Some(converter) = &w.converter {
+            writeln!(out, "  written by: {}", clean(converter))?;
+        }
+        if w.copies_folded > 0 {
+            writeln!(
+                out,
+                "  {} copies of packets logged at several stack components were counted once (counted on: {})",
+                w.copies_folded,
+                clean(&w.counted_on.join(", "))
+            )?;
+        }
+        if w.dropped_frames > 0 {
+            writeln!(
+                out,
+                "  {} packets were dropped inside the capturing host",
+                w.dropped_frames
+            )?;
+        }
+        for warning in &c.warnings {
+            writeln!(out, "  warning: {}", clean(warning))?;
+        }
+        for f in &quality {
+            write_finding(out, f)?;
+        }
+        writeln!(out)?;
+    } else {
+        writeln!(out)?;
     }
-    writeln!(out)?;
-    if !r.findings.is_empty() {
+    if !problems.is_empty() {
         writeln!(out, "Findings")?;
-        for f in &r.findings {
-            writeln!(out, "  [{}] {}: {}", f.severity.as_str(), f.code, clean(&f.title))?;
-            writeln!(out, "    {}", clean(&f.detail))?;
-            writeln!(out, "    Fix: {}", clean(&f.remediation))?;
-            if !f.frames.is_empty() {
-                let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
-                writeln!(out, "    Frames: {}", frames.join(", "))?;
-            }
-            if let Some(filter) = &f.wireshark_filter {
-                writeln!(out, "    Wireshark: {}", clean(filter))?;
-            }
+        for f in &problems {
+            write_finding(out, f)?;
         }
         writeln!(out)?;
     }
