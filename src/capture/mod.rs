@@ -11,6 +11,7 @@
 //! neither exhaust memory nor make the parser ask for more than is there.
 
 mod linktype;
+mod netmon;
 mod pcap;
 mod pcapng;
 pub mod source;
@@ -27,6 +28,8 @@ use std::path::Path;
 pub enum Format {
     Pcap,
     PcapNg,
+    /// Microsoft Network Monitor 2.x.
+    Netmon,
 }
 
 impl Format {
@@ -34,6 +37,7 @@ impl Format {
         match self {
             Format::Pcap => "pcap",
             Format::PcapNg => "pcapng",
+            Format::Netmon => "netmon",
         }
     }
 }
@@ -178,6 +182,8 @@ pub struct Limits {
     pub max_record: usize,
     /// Name Resolution Block entries kept.
     pub max_name_records: usize,
+    /// Largest Network Monitor file read (it is read whole: its frame table comes last).
+    pub max_netmon_file: usize,
 }
 
 impl Default for Limits {
@@ -185,6 +191,7 @@ impl Default for Limits {
         Limits {
             max_record: 16 * 1024 * 1024,
             max_name_records: 65_536,
+            max_netmon_file: 1 << 30,
         }
     }
 }
@@ -215,6 +222,7 @@ pub struct CaptureReader {
 enum Kind {
     Pcap(pcap::State),
     PcapNg(pcapng::State),
+    Netmon(netmon::State),
 }
 
 /// Classic pcap magics, as the first four bytes read in file order
@@ -230,6 +238,8 @@ const PCAP_MAGICS: [[u8; 4]; 6] = [
 ];
 /// pcapng Section Header Block type, palindromic so it reads the same in both orders.
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+/// Network Monitor 2.x.
+const NETMON2_MAGIC: [u8; 4] = *b"GMBU";
 
 impl CaptureReader {
     /// Opens a file (`-` for stdin) and reads its header.
@@ -271,6 +281,13 @@ impl CaptureReader {
         } else if magic == PCAPNG_MAGIC {
             reader.kind = Kind::PcapNg(pcapng::State::default());
             reader.info.format = Some(Format::PcapNg);
+        } else if magic == NETMON2_MAGIC {
+            reader.kind = Kind::Netmon(netmon::read_header(
+                &mut reader.stream,
+                &mut reader.info,
+                &reader.limits,
+            )?);
+            reader.info.format = Some(Format::Netmon);
         } else {
             let head = reader.stream.fill(16)?.to_vec();
             return Err(not_a_capture(&head));
@@ -289,6 +306,7 @@ impl CaptureReader {
             let step = match &mut self.kind {
                 Kind::Pcap(state) => pcap::next_record(state, &mut self.stream, &mut self.info, &self.limits),
                 Kind::PcapNg(state) => pcapng::next_block(state, &mut self.stream, &mut self.info, &self.limits),
+                Kind::Netmon(state) => netmon::next_record(state, &mut self.stream, &mut self.info),
             };
             match step {
                 Step::Frame(record) => {
@@ -327,10 +345,8 @@ fn not_a_capture(head: &[u8]) -> CaptureError {
     let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let hint = if head.len() >= 2 && head[..2] == [0x4d, 0x5a] {
         "; this looks like a Windows program, not a capture".to_string()
-    } else if head.starts_with(b"GMBU") {
-        "; this is a Network Monitor 2.x .cap file, which capdoc does not read yet: \
-         open it in Wireshark and save it as pcapng"
-            .to_string()
+    } else if head.starts_with(b"RTSS") {
+        "; this is a Network Monitor 1.x file: open it in Wireshark and save it as pcapng".to_string()
     } else {
         String::new()
     };
@@ -467,6 +483,23 @@ impl ByteStream {
 
     pub fn slice(&self, span: Span) -> &[u8] {
         self.buf.get(span.start..span.start + span.len).unwrap_or_default()
+    }
+
+    /// Reads the rest of the input into the buffer, at most `max` bytes.
+    pub fn fill_all(&mut self, max: usize) -> io::Result<&[u8]> {
+        while !self.eof && self.end - self.pos < max {
+            if self.end == self.buf.len() {
+                let grown = (self.buf.len() * 2).min(self.pos + max).max(self.end + 1);
+                self.buf.resize(grown, 0);
+            }
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(&self.buf[self.pos..self.end])
     }
 
     /// Converts a failed or short `fill` into the warning the report shows.
