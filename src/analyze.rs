@@ -100,6 +100,18 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
             number: frame.number,
             ts: frame.ts_nanos,
         };
+        // One packet recorded at several components carries one packet id: count it
+        // once, whatever it holds (ARP and other non-IP copies too).
+        let first = match frame.meta.packet_id {
+            Some(id) => packet_ids.first_sighting(frame.section, id),
+            None => true,
+        };
+        if first && frame.meta.packet_id.is_some() {
+            *windows.kept_on.entry(frame.interface).or_insert(0) += 1;
+        }
+        if frame.meta.dropped {
+            windows.dropped_frames += 1;
+        }
         let packet = match decoder.decode(frame.link_type, frame.data, frame.ts_nanos) {
             Ok(p) => p,
             Err(Skip::Link(LinkSkip::UnsupportedLink)) => {
@@ -108,18 +120,7 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
             }
             Err(_) => continue,
         };
-        // One packet recorded at several components carries one packet id: count it once.
-        let first = match frame.meta.packet_id {
-            Some(id) => packet_ids.first_sighting(frame.section, id),
-            None => true,
-        };
-        if first && frame.meta.packet_id.is_some() {
-            *windows.kept_on.entry(frame.interface).or_insert(0) += 1;
-        }
         let counted = first && duplicates.check(packet.ip, frame.ts_nanos, frame.number).is_none();
-        if frame.meta.dropped {
-            windows.dropped_frames += 1;
-        }
         if !counted {
             // A drop inside the capturing host (pktmon via etl2pcapng) is recorded on a
             // later copy of the packet: the packet never left the host.

@@ -11,10 +11,36 @@ use std::path::Path;
 use std::process::Command;
 
 /// Files where capdoc and tshark legitimately disagree, and why.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
-    "ndpi/psiphon3.pcap",
-    "the second SYN is an identical capture duplicate 6 ms later (same IPv4 ID); tshark counts it as a retransmission, capdoc folds it",
-)];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "ndpi/psiphon3.pcap",
+        "the second SYN is an identical capture duplicate 6 ms later (same IPv4 ID); tshark counts it as a \
+         retransmission, capdoc folds it",
+    ),
+    (
+        "captures/pktmon-blocked.etl2pcapng.pcapng",
+        "pktmon logs each SYN at three stack components (one packet id); tshark counts the later appearances as \
+         retransmissions (16), capdoc counts each packet once (4 real retransmits)",
+    ),
+    (
+        "captures/pktmon-truncated.etl2pcapng.pcapng",
+        "as pktmon-blocked: copies of one packet at several components are not retransmissions",
+    ),
+    (
+        "captures/pktmon-rawip.etl2pcapng.pcapng",
+        "as pktmon-blocked, with the upper components in raw IP: tshark still sees the copies as retransmissions",
+    ),
+    (
+        "captures/pktmon-local-drop.etl2pcapng.pcapng",
+        "the SYNs appear at two components before the firewall drops them; tshark counts the copies as \
+         retransmissions (10), capdoc 4",
+    ),
+    (
+        "captures/pktmon-etl2pcap.pcapng",
+        "pktmon's own converter keeps the copies from each component without packet ids: identical bytes \
+         microseconds apart, which tshark counts as retransmissions and capdoc folds as capture duplicates",
+    ),
+];
 
 fn tshark_lines(file: &Path, args: &[&str]) -> Vec<String> {
     let out = Command::new("tshark")

@@ -15,6 +15,12 @@ use serde_json::Value;
 /// Files where capdoc and tshark legitimately disagree on one of the lists, and why.
 const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     (
+        "captures/pktmon-truncated.etl2pcapng.pcapng",
+        "dns",
+        "the DNS answer for contoso.msappproxy.net is cut at 128 bytes: tshark lists the name without addresses, \
+         capdoc does not read a cut message",
+    ),
+    (
         "suricata-verify/bug-7851-01/connect.pcap",
         "connect",
         "\"CONNECT / HTTP/1.1\" names no host:port; tshark lists \"/\" as the target, capdoc does not count it as a CONNECT",
@@ -54,10 +60,14 @@ struct Lists {
 
 /// Same answers by name, and every address capdoc gives is one tshark shows.
 fn same_dns(theirs: &[(String, Vec<String>)], ours: &[(String, Vec<String>)]) -> bool {
+    // As sets: a capture that logged one answer at several points (pktmon
+    // components) shows it several times to tshark and once to capdoc.
     let mut t = theirs.to_vec();
     let mut o = ours.to_vec();
     t.sort();
+    t.dedup();
     o.sort();
+    o.dedup();
     t.len() == o.len()
         && t.iter().zip(&o).all(|((tn, ta), (on, oa))| {
             tn == on && oa.iter().all(|a| ta.contains(a)) && (oa.is_empty() == ta.is_empty())

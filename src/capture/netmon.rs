@@ -177,7 +177,9 @@ mod tests {
     #[test]
     fn civil_days() {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2026, 11, 23), 20_415);
+        // Checked with Python: (date(2026, 11, 23) - date(1970, 1, 1)).days
+        assert_eq!(days_from_civil(2026, 11, 23), 20_780);
+        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
     }
 
     #[test]

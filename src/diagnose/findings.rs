@@ -332,11 +332,14 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
                 "{} packets were cut short by the capture's snapshot length",
                 capture.truncated_packets
             ),
-            "Only the start of these packets was saved. Connection attempts and their outcomes are still visible, \
-             but names in TLS handshakes, proxy requests and certificates may be missing."
+            "Only the start of these packets was saved. Connection attempts, SYN retransmissions, resets and \
+             their outcomes are still visible. What the cut hides cannot be known from this file: the TLS server \
+             name and certificate (so TLS inspection cannot be checked), the target of CONNECT requests and the \
+             proxy's answers beyond their first bytes, and DNS answers in long responses."
                 .into(),
-            "Capture again with full packets: Wireshark/dumpcap and tcpdump keep whole packets by default \
-             (tcpdump -s 0); with pktmon add --pkt-size 0 (its default keeps only 128 bytes).",
+            "Capture again with whole packets. With pktmon, whose default keeps only 128 bytes: \
+             `pktmon start --capture --comp nics --pkt-size 0`. Wireshark/dumpcap keep whole packets by default; \
+             with tcpdump use -s 0.",
         ));
     }
     if capture.duplicates_folded > 0 {
@@ -344,10 +347,29 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
             Severity::Info,
             "capture-duplicates",
             format!("{} duplicate packets were folded", capture.duplicates_folded),
-            "Some packets appear twice, identical and within 50 ms: the capture recorded them at two points. \
-             capdoc counts each once, so they are not mistaken for retransmissions."
-                .into(),
-            "Nothing to fix. Capturing on a single interface avoids the duplicates.",
+            {
+                let copies = capture.windows.copies_folded;
+                let identical = capture.duplicates_folded - copies;
+                let mut parts = Vec::new();
+                if copies > 0 {
+                    parts.push(format!(
+                        "{copies} were later appearances of one packet logged at several Windows network stack \
+                         components (same packet id); each packet was counted where it first appeared ({})",
+                        capture.windows.counted_on.join(", ")
+                    ));
+                }
+                if identical > 0 {
+                    parts.push(format!(
+                        "{identical} were identical copies within 50 ms (the capture saw them at two points)"
+                    ));
+                }
+                format!(
+                    "{}. Counted once, they are not mistaken for retransmissions.",
+                    parts.join("; ")
+                )
+            },
+            "Nothing to fix. With pktmon, `--comp nics` records each packet once; elsewhere, capture on a single \
+             interface.",
         ));
     }
     let unsupported: u64 = capture.unsupported_link_frames.iter().map(|l| l.frames).sum();
