@@ -35,7 +35,7 @@ pub(super) fn findings(
     out.extend(proxy::findings(attempts));
     out.extend(proxy::tls_findings(attempts));
     out.extend(coverage::findings(attempts, endpoints, pass, opts));
-    out.extend(capture_findings(capture, pass, attempts));
+    out.extend(capture_findings(capture, pass, attempts, opts));
     // Most severe first, then what matters most to the connector, then by the time of the first evidence.
     out.sort_by_key(|f| (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX)));
     out
@@ -311,7 +311,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
     out
 }
 
-fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attempt]) -> Vec<Finding> {
+fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attempt], opts: &Options) -> Vec<Finding> {
     let mut out = Vec::new();
     let finding = |severity, code, title: String, detail: String, remediation: &str| Finding {
         severity,
@@ -419,13 +419,29 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
         f.frames = frames_of(&incomplete);
         out.push(f);
     }
-    if attempts.is_empty() {
+    // Connector traffic: an attempt to a name of the table, or a lookup of one.
+    let connector_seen = attempts.iter().any(|a| a.required.is_some())
+        || pass
+            .dns
+            .lookups
+            .iter()
+            .any(|l| opts.table.rows.iter().any(|r| r.matches(&l.name, r.port, None)));
+    if !connector_seen {
+        let what = if attempts.is_empty() {
+            "The capture holds no TCP connection opened by a client".to_string()
+        } else {
+            format!(
+                "None of the {} connection attempts, and no DNS lookup, goes to a name of the connector's \
+                 required-URL table ({})",
+                attempts.len(),
+                opts.table.label()
+            )
+        };
         out.push(finding(
             Severity::Warning,
             "capture-missed-start",
-            "No outbound connection attempt was captured".into(),
-            "The capture holds no TCP connection opened by a client, so the connector's start-up was not recorded."
-                .into(),
+            "No connector traffic was captured".into(),
+            format!("{what}, so the connector's start-up was probably not recorded (or names are hidden: see capture-truncated)."),
             "Take the capture again: flush the DNS cache (ipconfig /flushdns), stop the connector service, start \
              the capture, start the service, wait a minute, stop the capture.",
         ));

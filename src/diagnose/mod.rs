@@ -194,6 +194,12 @@ fn capture_facts(pass: &PacketPass) -> CaptureFacts {
             })
             .collect(),
         cut_at_offset: info.cut_at,
+        connections_already_open: pass
+            .connections
+            .connections
+            .iter()
+            .filter(|c| c.syns.is_empty())
+            .count() as u64,
         windows: WindowsCapture {
             converter: info.application().map(str::to_string),
             copies_folded: pass.windows.copies_folded,

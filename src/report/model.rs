@@ -61,6 +61,8 @@ pub struct CaptureFacts {
     pub cut_at_offset: Option<u64>,
     /// capdoc extension: facts from Windows capture metadata (pktmon/etl2pcapng).
     pub windows: WindowsCapture,
+    /// capdoc extension: TCP connections already open when the capture started (no SYN seen).
+    pub connections_already_open: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

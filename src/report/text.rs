@@ -95,11 +95,29 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
     let (quality, problems): (Vec<&Finding>, Vec<&Finding>) =
         r.findings.iter().partition(|f| f.code.starts_with("capture-"));
     let w = &c.windows;
-    let windows_facts = w.copies_folded > 0 || w.dropped_frames > 0;
+    let windows_facts = w.copies_folded > 0 || w.dropped_frames > 0 || c.connections_already_open > 0;
     if !c.warnings.is_empty() || !quality.is_empty() || windows_facts {
         writeln!(out, "\nCapture quality")?;
         if let Some(converter) = &w.converter {
             writeln!(out, "  written by: {}", clean(converter))?;
+        }
+        if let Some(os) = &c.os {
+            writeln!(out, "  captured on: {}", clean(os))?;
+        }
+        if c.interfaces.len() > 1 {
+            let names: Vec<String> = c
+                .interfaces
+                .iter()
+                .map(|i| format!("{} ({})", i.name.as_deref().unwrap_or("unnamed"), i.link_type))
+                .collect();
+            writeln!(out, "  interfaces: {}", clean(&names.join(", ")))?;
+        }
+        if c.connections_already_open > 0 {
+            writeln!(
+                out,
+                "  {} TCP connections were already open when the capture started (their SYN is not in it)",
+                c.connections_already_open
+            )?;
         }
         if w.copies_folded > 0 {
             writeln!(
