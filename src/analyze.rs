@@ -242,11 +242,7 @@ pub fn analyze_reader(reader: Box<dyn Read + Send>, display_name: &str, opts: &O
 
 /// Whether a file starts like something capdoc reads (for walking folders).
 pub fn looks_like_capture(path: &Path) -> bool {
-    match CaptureReader::open(path, Limits::default()) {
-        // A capture magic with a broken header is still a capture: analysing it reports why.
-        Ok(_) | Err(CaptureError::BadHeader { .. }) => true,
-        Err(CaptureError::NotACapture { .. } | CaptureError::Empty | CaptureError::Io(_)) => false,
-    }
+    crate::capture::is_capture(path)
 }
 
 #[cfg(test)]

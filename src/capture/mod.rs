@@ -326,7 +326,8 @@ impl CaptureReader {
             self.info.truncated_packets += 1;
         }
         self.info.first_ts.get_or_insert(record.ts_nanos);
-        self.info.last_ts = Some(record.ts_nanos);
+        // The latest time, not the last record's: merged captures are not always in order.
+        self.info.last_ts = Some(self.info.last_ts.map_or(record.ts_nanos, |t| t.max(record.ts_nanos)));
         Some(Frame {
             number: self.next_frame - 1,
             ts_nanos: record.ts_nanos,
@@ -530,6 +531,19 @@ pub(crate) fn ticks_to_nanos(ticks: u64, units_per_sec: u64, offset_secs: i64, i
         info.warn("some timestamps lie outside the years 1677-2262 and were clamped".to_string());
     }
     clamped as i64
+}
+
+/// Whether a file starts with the magic of a format capdoc reads (after any
+/// compression), without reading further: for sorting files in a folder.
+pub fn is_capture(path: &Path) -> bool {
+    let Ok(mut source) = source::open(path) else {
+        return false;
+    };
+    let mut magic = [0u8; 4];
+    if source.reader.read_exact(&mut magic).is_err() {
+        return false;
+    }
+    PCAP_MAGICS.contains(&magic) || magic == PCAPNG_MAGIC || magic == NETMON2_MAGIC
 }
 
 /// Reads a whole capture and returns its info; for tests and tools that only count.

@@ -79,7 +79,8 @@ pub(crate) fn read_header(
     let t: Vec<i64> = (0..8).map(|i| i64::from(u16_at(file, 8 + 2 * i))).collect();
     // SYSTEMTIME: year, month, day of week, day, hour, minute, second, milliseconds (UTC).
     let days = days_from_civil(t[0], t[1], t[3]);
-    let start_nanos = ((days * 86_400 + t[4] * 3600 + t[5] * 60 + t[6]) * 1000 + t[7]) * 1_000_000;
+    let millis = i128::from((days * 86_400 + t[4] * 3600 + t[5] * 60 + t[6]) * 1000 + t[7]);
+    let start_nanos = (millis * 1_000_000).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
     let (table_at, table_len) = (u32_at(file, 24) as usize, u32_at(file, 28) as usize);
     let table = table_at
         .checked_add(table_len)

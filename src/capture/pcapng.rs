@@ -15,6 +15,8 @@ const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 /// The obsolete Packet Block (pcapng draft appendix), still written by old tools.
 const LEGACY_PACKET_BLOCK: u32 = 0x0000_0002;
 const BLOCK_HEADER_LEN: usize = 8;
+/// Interfaces kept over all sections; more is crafted input.
+const MAX_INTERFACES: usize = 4096;
 const MIN_BLOCK_LEN: usize = 12;
 
 /// Option codes (pcapng draft sections 3.5, 4.1, 4.2, 4.3).
@@ -184,6 +186,12 @@ fn interpret(
             info.sections.push(section);
             Step::Skip
         }
+        Block::InterfaceDescription(_) if info.interfaces.len() >= MAX_INTERFACES => {
+            info.warn(format!(
+                "more than {MAX_INTERFACES} interfaces; the rest are ignored with their packets"
+            ));
+            Step::Skip
+        }
         Block::InterfaceDescription(idb) => {
             let mut name = None;
             let mut description = None;
@@ -205,7 +213,7 @@ fn interpret(
                     _ => {}
                 }
             }
-            let units_per_sec = idb.ts_resolution().unwrap_or_else(|| {
+            let units_per_sec = units_per_second(idb.if_tsresol).unwrap_or_else(|| {
                 info.warn(format!(
                     "interface {} has an invalid time resolution {:#x}; microseconds assumed",
                     state.clocks.len(),
@@ -240,7 +248,8 @@ fn interpret(
                 section: info.sections.len().saturating_sub(1),
                 link_type,
                 orig_len: epb.origlen,
-                data: Span::within(base, bytes, epb.data),
+                // pcap-parser's data includes the padding to 32 bits: keep the captured bytes only.
+                data: Span::within(base, bytes, &epb.data[..(epb.caplen as usize).min(epb.data.len())]),
                 comment: comment.map(|c| Span::within(base, bytes, c)),
                 meta,
             }))
@@ -285,6 +294,9 @@ fn interpret(
                     _ => continue,
                 };
                 for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+                    if info.name_records.len() >= limits.max_name_records {
+                        break;
+                    }
                     info.name_records
                         .push((addr, String::from_utf8_lossy(name).into_owned()));
                 }
@@ -321,6 +333,17 @@ fn interpret(
         // Systemd journal export blocks are frames in Wireshark's numbering, without a packet.
         Block::SystemdJournalExport(_) => Step::Frame(None),
         _ => Step::Skip,
+    }
+}
+
+/// `if_tsresol` (pcapng section 4.2): the high bit selects a power of two,
+/// otherwise a power of ten, of units per second.
+fn units_per_second(tsresol: u8) -> Option<u64> {
+    let exponent = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 != 0 {
+        1u64.checked_shl(exponent)
+    } else {
+        10u64.checked_pow(exponent)
     }
 }
 
@@ -441,4 +464,18 @@ fn text(opt: &PcapNGOption<'_>) -> Option<String> {
     // Writers sometimes include the terminating NUL in the option length.
     let raw = raw.split(|&b| b == 0).next().unwrap_or_default();
     (!raw.is_empty()).then(|| String::from_utf8_lossy(raw).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_resolutions() {
+        assert_eq!(units_per_second(6), Some(1_000_000));
+        assert_eq!(units_per_second(9), Some(1_000_000_000));
+        assert_eq!(units_per_second(0x80 | 10), Some(1024));
+        assert_eq!(units_per_second(0x80 | 64), None);
+        assert_eq!(units_per_second(20), None);
+    }
 }

@@ -374,7 +374,7 @@ fn exchange_outcome(
             )
         } else if ended || !is_last {
             (Outcome::NoResponse, format!("{what}: the proxy never answered"))
-        } else if cx.capture_end - conn.last_ts >= ANSWER_GRACE_NANOS {
+        } else if cx.capture_end.saturating_sub(conn.last_ts) >= ANSWER_GRACE_NANOS {
             (Outcome::NoResponse, format!("{what}: no answer from the proxy"))
         } else {
             (
@@ -497,14 +497,14 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
         let last_syn = conn.last_syn().map_or(conn.first.ts, |s| s.ts);
         if let Some(abort) = conn.reset.filter(|r| r.from == Side::Client) {
             // The client gave up on its own SYN (Zeek RSTOS0): unanswered only if it waited.
-            let waited = abort.frame.ts - last_syn;
+            let waited = abort.frame.ts.saturating_sub(last_syn);
             return if waited >= ANSWER_GRACE_NANOS {
                 (
                     Outcome::SynUnanswered,
                     format!(
                         "{sent} SYN{} over {}, no answer; the client gave up",
                         plural(sent),
-                        time::span(last_syn - conn.first.ts)
+                        time::span(last_syn.saturating_sub(conn.first.ts))
                     ),
                 )
             } else {
@@ -518,14 +518,14 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
                 )
             };
         }
-        let waited = capture_end - last_syn;
+        let waited = capture_end.saturating_sub(last_syn);
         return if waited >= ANSWER_GRACE_NANOS {
             (
                 Outcome::SynUnanswered,
                 format!(
                     "{sent} SYN{} over {}, no answer",
                     plural(sent),
-                    time::span(last_syn - conn.first.ts)
+                    time::span(last_syn.saturating_sub(conn.first.ts))
                 ),
             )
         } else {
@@ -572,7 +572,11 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
             )
         };
     }
-    let connect = time::span(syn_ack.ts - conn.syns.first().map_or(syn_ack.ts, |s| s.ts));
+    let connect = time::span(
+        syn_ack
+            .ts
+            .saturating_sub(conn.syns.first().map_or(syn_ack.ts, |s| s.ts)),
+    );
     let detail = if conn.syn_retransmits > 0 {
         format!("connected after {sent} SYNs ({connect})")
     } else {

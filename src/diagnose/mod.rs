@@ -226,16 +226,16 @@ fn coverage(table: &Table, attempts: &[Attempt]) -> Vec<EndpointCoverage> {
         .rows
         .iter()
         .map(|row| {
-            let ids: Vec<u32> = attempts
+            let matching: Vec<&Attempt> = attempts
                 .iter()
                 .filter(|a| {
                     a.required
                         .as_ref()
                         .is_some_and(|r| r.pattern == row.pattern && r.port == row.port)
                 })
-                .map(|a| a.id)
                 .collect();
-            let reached = attempts.iter().any(|a| ids.contains(&a.id) && a.outcome.reached());
+            let ids: Vec<u32> = matching.iter().map(|a| a.id).collect();
+            let reached = matching.iter().any(|a| a.outcome.reached());
             let status = match (ids.is_empty(), reached) {
                 (true, _) => Coverage::NotSeen,
                 (false, true) => Coverage::Reached,
@@ -290,8 +290,14 @@ fn verdict(attempts: &[Attempt], findings: &[Finding]) -> Verdict {
         };
     }
     let warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
+    let reached = attempts.iter().filter(|a| a.outcome.reached()).count();
     let mut summary = format!(
-        "All {decided} connection attempts that could be judged were answered{}.",
+        "{} of {decided} connection attempts that could be judged got an answer{}.",
+        if reached == decided {
+            "All".to_string()
+        } else {
+            reached.to_string()
+        },
         if decided < attempts.len() {
             format!(
                 " ({} more were cut off by the end of the capture)",
@@ -351,6 +357,6 @@ fn connection_summary(conn: &Connection) -> ConnectionSummary {
         server_bytes: conn.bytes[1],
         client_packets: conn.packets[0],
         server_packets: conn.packets[1],
-        duration_ms: ms(conn.last_ts - conn.first.ts),
+        duration_ms: ms(conn.last_ts.saturating_sub(conn.first.ts)),
     }
 }

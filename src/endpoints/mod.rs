@@ -45,9 +45,11 @@ impl RequiredEndpoint {
         let pattern = self.host_pattern();
         let host_ok = match pattern.strip_prefix("*.") {
             Some(suffix) => {
+                // Bytes, not str slicing: a crafted name may put a multi-byte character at the cut.
+                let (host, suffix) = (host.as_bytes(), suffix.as_bytes());
                 host.len() > suffix.len() + 1
                     && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                    && host[host.len() - suffix.len() - 1] == b'.'
             }
             None => host.eq_ignore_ascii_case(pattern),
         };
@@ -221,6 +223,14 @@ mod tests {
         assert!(t.lookup("msappproxy.net", 443, None).is_none());
         assert!(t.lookup("evilmsappproxy.net", 443, None).is_none());
         assert!(t.lookup("contoso.msappproxy.net", 80, None).is_none());
+    }
+
+    #[test]
+    fn non_ascii_names_do_not_panic() {
+        let t = Table::public();
+        let crafted = format!("a\u{e9}{}", "x".repeat(13));
+        assert!(t.lookup(&crafted, 443, None).is_none());
+        assert!(t.lookup("\u{e9}\u{e9}\u{e9}.msappproxy.net", 443, None).is_some());
     }
 
     #[test]

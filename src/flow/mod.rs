@@ -100,12 +100,12 @@ pub struct Connection {
 impl Connection {
     /// Time from the first SYN to the SYN-ACK, in nanoseconds.
     pub fn connect_time(&self) -> Option<i64> {
-        Some(self.syn_ack?.ts - self.syns.first()?.ts)
+        Some(self.syn_ack?.ts.saturating_sub(self.syns.first()?.ts))
     }
 
     /// Round trip of the handshake: the answered SYN to its SYN-ACK.
     pub fn handshake_rtt(&self) -> Option<i64> {
-        Some(self.syn_ack?.ts - self.answered_syn?.ts)
+        Some(self.syn_ack?.ts.saturating_sub(self.answered_syn?.ts))
     }
 
     pub fn last_syn(&self) -> Option<FrameRef> {
@@ -262,7 +262,7 @@ impl ConnectionTable {
                     if conn.syns.len() < MAX_SYN_FRAMES {
                         conn.syns.push(frame);
                     }
-                    conn.last_ts = frame.ts;
+                    conn.last_ts = conn.last_ts.max(frame.ts);
                     conn.packets[Side::Client as usize] += 1;
                     return;
                 }
@@ -320,11 +320,19 @@ impl ConnectionTable {
             self.untracked_segments += 1;
             return None;
         }
-        let budget_left = self.stream_bytes_used < self.limits.total_stream_bytes;
+        // Reserve both directions' capacity up front, so the total stays bounded
+        // whatever order data arrives in.
+        let reserve = 2 * self.limits.stream_bytes as usize;
+        let budget_left = self.stream_bytes_used + reserve <= self.limits.total_stream_bytes;
         if !budget_left {
             self.stream_budget_exhausted = true;
         }
-        let capacity = if budget_left { self.limits.stream_bytes } else { 0 };
+        let capacity = if budget_left {
+            self.stream_bytes_used += reserve;
+            self.limits.stream_bytes
+        } else {
+            0
+        };
         let index = self.connections.len();
         self.connections.push(Connection {
             id: index as u32 + 1,
@@ -358,11 +366,12 @@ impl ConnectionTable {
         let side = conn.side_of(from.ip(), from.port());
         let s = side as usize;
         let flags = seg.flags;
-        conn.last_ts = frame.ts;
+        conn.last_ts = conn.last_ts.max(frame.ts);
         conn.packets[s] += 1;
         if flags.syn() {
             conn.history.note(side, if flags.ack() { 'h' } else { 's' });
-            if flags.ack() && side == Side::Server && conn.syn_ack.is_none() {
+            let acks_our_syn = conn.isn.is_none_or(|isn| seg.ack == isn.0.wrapping_add(1));
+            if flags.ack() && side == Side::Server && conn.syn_ack.is_none() && acks_our_syn {
                 conn.syn_ack = Some(frame);
                 conn.answered_syn = conn.syns.iter().rev().find(|s| s.ts <= frame.ts).copied();
                 conn.streams[s].set_base(SeqNumber(seg.seq));
@@ -385,14 +394,12 @@ impl ConnectionTable {
         if seg.wire_len > 0 {
             conn.bytes[s] += u64::from(seg.wire_len);
             conn.first_data[s].get_or_insert(frame);
-            let before = conn.streams[s].memory();
             // Data on a SYN (TCP Fast Open, RFC 7413) starts after the SYN's own sequence number.
             let data_seq = if flags.syn() { seg.seq.wrapping_add(1) } else { seg.seq };
             match conn.streams[s].insert(SeqNumber(data_seq), seg.payload, frame.number) {
                 Insert::Repeat => conn.history.note(side, 't'),
                 Insert::New | Insert::Ignored => conn.history.note(side, 'd'),
             }
-            self.stream_bytes_used += conn.streams[s].memory().saturating_sub(before);
         } else if flags.ack() && !flags.syn() && !flags.fin() && !flags.rst() {
             conn.history.note(side, 'a');
         }
@@ -410,7 +417,8 @@ impl ConnectionTable {
             return;
         };
         let conn = &mut self.connections[index];
-        if conn.client == client && conn.icmp.is_none() {
+        let same_syn = conn.isn.is_none_or(|isn| isn.0 == quoted.seq);
+        if conn.client == client && conn.icmp.is_none() && same_syn {
             conn.icmp = Some(IcmpError { frame, from, message });
         }
     }
@@ -470,6 +478,24 @@ mod tests {
         )
     }
 
+    fn acked(
+        (src, dst, mut s): (IpAddr, IpAddr, TcpSegment<'static>),
+        ack: u32,
+    ) -> (IpAddr, IpAddr, TcpSegment<'static>) {
+        s.ack = ack;
+        (src, dst, s)
+    }
+
+    #[test]
+    fn syn_ack_for_another_isn_is_not_an_answer() {
+        let mut t = ConnectionTable::default();
+        feed(&mut t, 1, 0, seg(true, SYN, 100, b""));
+        feed(&mut t, 2, 20, acked(seg(false, SYNACK, 500, b""), 7777));
+        assert!(t.connections[0].syn_ack.is_none());
+        feed(&mut t, 3, 21, acked(seg(false, SYNACK, 500, b""), 101));
+        assert_eq!(t.connections[0].syn_ack.map(|f| f.number), Some(3));
+    }
+
     fn feed(table: &mut ConnectionTable, n: u64, ms: i64, (src, dst, s): (IpAddr, IpAddr, TcpSegment<'static>)) {
         table.on_segment(
             FrameRef {
@@ -521,7 +547,7 @@ mod tests {
     fn full_connection_is_sf_with_history() {
         let mut t = ConnectionTable::default();
         feed(&mut t, 1, 0, seg(true, SYN, 100, b""));
-        feed(&mut t, 2, 20, seg(false, SYNACK, 500, b""));
+        feed(&mut t, 2, 20, acked(seg(false, SYNACK, 500, b""), 101));
         feed(&mut t, 3, 21, seg(true, ACK, 101, b""));
         feed(&mut t, 4, 22, seg(true, ACK, 101, b"hello"));
         feed(&mut t, 5, 40, seg(false, ACK, 501, b"world"));

@@ -219,6 +219,8 @@ pub struct Lookup {
     pub cnames: Vec<String>,
     /// `dns`, `llmnr` (multicast, single-label names) or `nbns` (NetBIOS).
     pub protocol: &'static str,
+    /// The transaction id, which pairs a question with its answer.
+    pub id: u16,
 }
 
 const MAX_ADDRESSES_PER_LOOKUP: usize = 16;
@@ -245,6 +247,7 @@ impl DnsLog {
             addresses: Vec::new(),
             cnames: Vec::new(),
             protocol,
+            id: message.id,
         };
         if !message.response {
             if self.lookups.len() < MAX_LOOKUPS {
@@ -252,7 +255,11 @@ impl DnsLog {
             }
             return;
         }
-        let pending = self.lookups.iter().rposition(|l| l.name == name && l.rcode.is_none());
+        // Windows asks A and AAAA at once: pair by transaction id, not by name alone.
+        let pending = self
+            .lookups
+            .iter()
+            .rposition(|l| l.name == name && l.rcode.is_none() && l.id == message.id);
         let index = match pending {
             Some(i) => Some(i),
             // An answer whose question the capture missed still names addresses.

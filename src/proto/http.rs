@@ -137,8 +137,21 @@ fn header_text(value: &[u8]) -> String {
     String::from_utf8_lossy(value).trim().to_string()
 }
 
+/// The scheme of an `Authorization`-style header, only when it is a known one:
+/// a header without a scheme would otherwise show its credentials.
+fn auth_scheme(value: &str) -> String {
+    const KNOWN: [&str; 6] = ["Basic", "Digest", "NTLM", "Negotiate", "Bearer", "Kerberos"];
+    let first = value.split_whitespace().next().unwrap_or_default();
+    KNOWN
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(first))
+        .map_or_else(|| "<unrecognised scheme>".to_string(), |k| k.to_string())
+}
+
 fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    // `user:password@host:port`: the user information is never kept.
     let authority = authority.trim();
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
     if let Some(rest) = authority.strip_prefix('[') {
         // [v6]:port
         let (host, after) = rest.split_once(']')?;
@@ -170,19 +183,26 @@ fn parse_target(method: &str, path: &str, host_header: Option<String>) -> Option
                 Some(i) => (&rest[..i], &rest[i..]),
                 None => (rest, "/"),
             };
-            let authority = authority.rsplit('@').next().unwrap_or(authority);
             let (host, port) = split_host_port(authority, port)?;
             return Some(Target::Absolute {
                 host,
                 port,
-                path: path.to_string(),
+                path: without_query(path),
             });
         }
     }
     Some(Target::Origin {
         host: host_header,
-        path: path.to_string(),
+        path: without_query(path),
     })
+}
+
+/// Query strings can carry tokens (SAS signatures, codes): they are not kept.
+fn without_query(path: &str) -> String {
+    match path.split_once('?') {
+        Some((p, _)) => format!("{p}?<query removed>"),
+        None => path.to_string(),
+    }
 }
 
 /// Parses one request head at `at`; returns it with the offset after its body.
@@ -202,9 +222,7 @@ fn parse_request(stream: &[u8], at: usize) -> Option<(Request, usize)> {
         let name = h.name.to_ascii_lowercase();
         match name.as_str() {
             "host" => host = Some(header_text(h.value).to_ascii_lowercase()),
-            "proxy-authorization" => {
-                proxy_auth_scheme = header_text(h.value).split_whitespace().next().map(str::to_string);
-            }
+            "proxy-authorization" => proxy_auth_scheme = Some(auth_scheme(&header_text(h.value))),
             "content-length" => body = header_text(h.value).parse().unwrap_or(0),
             _ => {}
         }
@@ -374,6 +392,30 @@ HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03";
         let conv = conversation(client, b"");
         assert_eq!(conv.exchanges.len(), 2);
         assert!(conv.exchanges.iter().all(|e| e.response.is_none()));
+    }
+
+    #[test]
+    fn credentials_in_odd_places_are_not_kept() {
+        let client =
+            b"CONNECT user:pw@contoso.msappproxy.net:443 HTTP/1.1\r\nProxy-Authorization: dXNlcjpwdw==\r\n\r\n\
+GET http://crl3.digicert.com/x.crl?sig=SECRET HTTP/1.1\r\n\r\n";
+        let conv = conversation(client, b"");
+        let shown = format!("{conv:?}");
+        assert!(
+            !shown.contains("pw") && !shown.contains("dXNlcjpwdw") && !shown.contains("SECRET"),
+            "{shown}"
+        );
+        assert_eq!(
+            conv.exchanges[0].request.proxy_auth_scheme.as_deref(),
+            Some("<unrecognised scheme>")
+        );
+        assert_eq!(
+            conv.exchanges[0].request.target,
+            Target::Authority {
+                host: "contoso.msappproxy.net".into(),
+                port: 443
+            }
+        );
     }
 
     #[test]

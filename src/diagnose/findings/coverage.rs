@@ -45,6 +45,7 @@ pub(super) fn findings(
         .collect();
     if !crl.is_empty() {
         let mut names: Vec<&str> = crl.iter().filter_map(|a| a.destination.name.as_deref()).collect();
+        names.sort_unstable();
         names.dedup();
         let mut f = blank(
             Severity::Error,
@@ -95,7 +96,14 @@ pub(super) fn findings(
         .filter(|l| opts.table.rows.iter().any(|r| r.matches(&l.name, r.port, None)))
         .filter(|l| match l.rcode {
             Some(rcode) => rcode == 2 || rcode == 3,
-            None => capture_end - l.ts >= DNS_GRACE_NANOS,
+            None => {
+                capture_end.saturating_sub(l.ts) >= DNS_GRACE_NANOS
+                    && !pass
+                        .dns
+                        .lookups
+                        .iter()
+                        .any(|other| other.name == l.name && other.rcode == Some(0))
+            }
         })
         .collect();
     if !failed.is_empty() {
@@ -178,6 +186,7 @@ pub(super) fn findings(
             .collect();
         f.frames.sort_unstable();
         f.frames.dedup();
+        f.frames.truncate(50);
         f.wireshark_filter = Some("dns.qry.name contains \"wpad\" || nbns.name contains \"WPAD\" || dhcp.option.type==252 || http.request.uri contains \"wpad\"".into());
         f.rank = 3;
         out.push(f);

@@ -13,6 +13,9 @@ const MAX_NAMES: usize = 5;
 fn targets(group: &[&Attempt]) -> String {
     let mut names: Vec<String> = Vec::new();
     for a in group {
+        if names.len() > MAX_NAMES {
+            break;
+        }
         let d = &a.destination;
         let t = match (&d.name, &d.ip, d.port) {
             (Some(n), _, Some(p)) | (None, Some(n), Some(p)) => format!("{n}:{p}"),
@@ -22,11 +25,11 @@ fn targets(group: &[&Attempt]) -> String {
             names.push(t);
         }
     }
-    let more = names.len().saturating_sub(MAX_NAMES);
+    let more = names.len() > MAX_NAMES;
     names.truncate(MAX_NAMES);
     let mut text = names.join(", ");
-    if more > 0 {
-        text.push_str(&format!(" and {more} more"));
+    if more {
+        text.push_str(" and more");
     }
     text
 }
@@ -47,7 +50,10 @@ fn proxy_filter(proxy: &str, status: Option<&str>) -> String {
     let host = host.trim_matches(['[', ']']);
     let field = if host.contains(':') { "ipv6" } else { "ip" };
     match status {
-        Some(codes) => format!("{field}.src=={host} && tcp.srcport=={port} && http.response.code in {{{codes}}}"),
+        Some(codes) => format!(
+            "{field}.src=={host} && tcp.srcport=={port} && http.response.code in {{{}}}",
+            codes.replace('/', " ")
+        ),
         None => format!("{field}.addr=={host} && tcp.port=={port}"),
     }
 }
@@ -196,6 +202,30 @@ pub(super) fn findings(attempts: &[Attempt]) -> Vec<Finding> {
                 &unreachable,
             ));
         }
+        // Reset by the proxy in the middle of an exchange (no answer, or before a ServerHello in the tunnel).
+        let reset: Vec<&Attempt> = group
+            .iter()
+            .copied()
+            .filter(|a| a.destination.port.is_some() && a.outcome == Outcome::Reset)
+            .collect();
+        if !reset.is_empty() {
+            out.push(finding(
+                Spec {
+                    code: "connection-reset",
+                    severity: Severity::Error,
+                    title: format!(
+                        "Requests through the proxy at {proxy} are reset ({})",
+                        attempts_phrase(&reset)
+                    ),
+                    detail: format!("{}.", reset[0].detail),
+                    remediation: "The proxy (or a device behind it) resets the connection instead of answering: \
+                                  check its logs for the rule or error, and its TLS inspection settings."
+                        .into(),
+                    filter: Some(format!("tcp.flags.reset==1 && {}", proxy_filter(proxy, None))),
+                },
+                &reset,
+            ));
+        }
         let silent = of(Outcome::NoResponse);
         if !silent.is_empty() {
             out.push(finding(
@@ -286,7 +316,11 @@ pub(super) fn tls_findings(attempts: &[Attempt]) -> Vec<Finding> {
         out.push(finding(
             Spec {
                 code: "tls-version",
-                severity: Severity::Error,
+                severity: if old.iter().any(|a| a.required.is_some()) {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
                 title: format!("TLS below 1.2 with {} ({what})", targets(&old)),
                 detail: "The connector requires TLS 1.2; connections that negotiate or offer only an older version \
                          fail."
@@ -306,6 +340,7 @@ pub(super) fn tls_findings(attempts: &[Attempt]) -> Vec<Finding> {
             .iter()
             .filter_map(|a| a.tls.as_ref()?.alert.as_ref().map(|x| x.description))
             .collect();
+        names.sort_unstable();
         names.dedup();
         let required = alerts.iter().any(|a| a.required.is_some());
         out.push(finding(
