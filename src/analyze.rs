@@ -118,7 +118,13 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
                 *unsupported_links.entry(frame.link_type).or_insert(0u64) += 1;
                 continue;
             }
-            Err(_) => continue,
+            Err(_) => {
+                // Not IP (ARP, ...): still fold identical copies, so unique_packets is right.
+                if first {
+                    duplicates.check(frame.data, frame.ts_nanos, frame.number);
+                }
+                continue;
+            }
         };
         let counted = first && duplicates.check(packet.ip, frame.ts_nanos, frame.number).is_none();
         if !counted {

@@ -363,6 +363,13 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
                         "{identical} were identical copies within 50 ms (the capture saw them at two points)"
                     ));
                 }
+                if identical > 0 && copies == 0 && capture.windows.dropped_frames == 0 {
+                    parts.push(
+                        "if this file was converted with `pktmon etl2pcap`, it also lacks the packets Windows \
+                         dropped and the component of each packet: convert the .etl with etl2pcapng to see them"
+                            .to_string(),
+                    );
+                }
                 format!(
                     "{}. Counted once, they are not mistaken for retransmissions.",
                     parts.join("; ")
