@@ -311,9 +311,15 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
     out
 }
 
-fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attempt], opts: &Options) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let finding = |severity, code, title: String, detail: String, remediation: &str| Finding {
+/// A finding not tied to attempts; callers add evidence and rank as they have them.
+pub(super) fn unattached(
+    severity: Severity,
+    code: &'static str,
+    title: String,
+    detail: String,
+    remediation: &str,
+) -> Finding {
+    Finding {
         severity,
         code,
         title,
@@ -322,7 +328,15 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
         attempts: Vec::new(),
         frames: Vec::new(),
         wireshark_filter: None,
+        rank: 1,
+    }
+}
+
+fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attempt], opts: &Options) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let finding = |severity, code, title, detail, remediation: &str| Finding {
         rank: 4,
+        ..unattached(severity, code, title, detail, remediation)
     };
     if capture.truncated_packets > 0 {
         out.push(finding(

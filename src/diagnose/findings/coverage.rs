@@ -1,7 +1,7 @@
 //! Findings about the required-URL table as a whole: revocation checks, names
 //! never contacted, names that do not resolve, and proxy auto-discovery.
 
-use super::{frames_of, ids};
+use super::{frames_of, ids, unattached};
 use crate::analyze::{Options, PacketPass};
 use crate::report::model::*;
 
@@ -11,20 +11,6 @@ const DNS_GRACE_NANOS: i64 = 2_000_000_000;
 
 fn is_failed(a: &Attempt) -> bool {
     !a.outcome.reached() && a.outcome != Outcome::Incomplete
-}
-
-fn blank(severity: Severity, code: &'static str, title: String, detail: String, remediation: &str) -> Finding {
-    Finding {
-        severity,
-        code,
-        title,
-        detail,
-        remediation: remediation.to_string(),
-        attempts: Vec::new(),
-        frames: Vec::new(),
-        wireshark_filter: None,
-        rank: 1,
-    }
 }
 
 pub(super) fn findings(
@@ -47,7 +33,7 @@ pub(super) fn findings(
         let mut names: Vec<&str> = crl.iter().filter_map(|a| a.destination.name.as_deref()).collect();
         names.sort_unstable();
         names.dedup();
-        let mut f = blank(
+        let mut f = unattached(
             Severity::Error,
             "crl-blocked",
             format!("Certificate revocation checks fail ({})", names.join(", ")),
@@ -72,7 +58,7 @@ pub(super) fn findings(
             if e.requirement != "required" {
                 continue;
             }
-            let mut f = blank(
+            let mut f = unattached(
                 Severity::Warning,
                 "required-not-seen",
                 format!("The connector never contacted {}:{}", e.pattern, e.port),
@@ -119,7 +105,7 @@ pub(super) fn findings(
                 names.push(entry);
             }
         }
-        let mut f = blank(
+        let mut f = unattached(
             Severity::Error,
             "dns-failure",
             format!("Required names do not resolve: {}", names.join(", ")),
@@ -163,7 +149,7 @@ pub(super) fn findings(
         } else {
             format!("WPAD proxy discovery picked a proxy: {}", pac.join(", "))
         };
-        let mut f = blank(
+        let mut f = unattached(
             Severity::Info,
             "wpad-proxy",
             title,
