@@ -183,7 +183,24 @@ fn capture_facts(pass: &PacketPass) -> CaptureFacts {
         start: info.first_ts.map(time::rfc3339),
         end: info.last_ts.map(time::rfc3339),
         truncated_packets: info.truncated_packets,
-        warnings: info.all_warnings(),
+        warnings: {
+            let mut warnings = info.all_warnings();
+            let table = &pass.connections;
+            if table.untracked_segments > 0 {
+                warnings.push(format!(
+                    "connection limit reached: {} TCP segments of further connections were not analysed",
+                    table.untracked_segments
+                ));
+            }
+            if table.stream_budget_exhausted {
+                warnings.push(
+                    "reassembly memory limit reached: later connections were tracked without reading their \
+                     contents (no HTTP, TLS or DNS facts for them)"
+                        .to_string(),
+                );
+            }
+            warnings
+        },
         duplicates_folded: pass.duplicates_folded,
         unsupported_link_frames: pass
             .unsupported_links
