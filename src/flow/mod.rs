@@ -599,6 +599,23 @@ mod tests {
     }
 
     #[test]
+    fn reassembly_budget_is_reserved_when_a_connection_opens() {
+        let limits = FlowLimits {
+            max_connections: 2,
+            stream_bytes: 8,
+            total_stream_bytes: 16,
+        };
+        let mut t = ConnectionTable::new(limits);
+        feed(&mut t, 1, 0, seg(true, SYN, 100, b""));
+        // Same client port, new ISN: a second connection, with no budget left.
+        feed(&mut t, 2, 1, seg(true, SYN, 900, b""));
+        assert!(t.stream_budget_exhausted);
+        feed(&mut t, 3, 2, seg(true, SYN, 5000, b""));
+        assert_eq!(t.connections.len(), 2);
+        assert_eq!(t.untracked_segments, 1, "the connection limit holds");
+    }
+
+    #[test]
     fn midstream_traffic_guesses_the_server_by_port() {
         let mut t = ConnectionTable::default();
         feed(&mut t, 1, 0, seg(false, ACK, 1, b"data"));
