@@ -79,10 +79,10 @@ pub struct WindowsFacts {
 
 /// `PID=1234 TID=5678`, as netsh/etl2pcapng write in packet comments.
 fn pid_from_comment(comment: &[u8]) -> Option<u32> {
-    let text = std::str::from_utf8(comment).ok()?;
-    let at = text.find("PID=")? + "PID=".len();
-    let digits: String = text[at..].chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    let at = comment.windows(4).position(|w| w == b"PID=")? + 4;
+    let digits = &comment[at..];
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&digits[..len]).ok()?.parse().ok()
 }
 
 /// Reads every frame once and rebuilds the connections.

@@ -82,12 +82,6 @@ pub struct Frame<'a> {
     pub comment: Option<&'a [u8]>,
 }
 
-impl Frame<'_> {
-    pub fn is_truncated(&self) -> bool {
-        (self.data.len() as u64) < u64::from(self.orig_len)
-    }
-}
-
 /// An interface (pcapng IDB, or the single implicit one of a pcap file).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interface {
@@ -544,13 +538,6 @@ pub fn is_capture(path: &Path) -> bool {
         return false;
     }
     PCAP_MAGICS.contains(&magic) || magic == PCAPNG_MAGIC || magic == NETMON2_MAGIC
-}
-
-/// Reads a whole capture and returns its info; for tests and tools that only count.
-pub fn read_all(path: &Path) -> Result<CaptureInfo, CaptureError> {
-    let mut reader = CaptureReader::open(path, Limits::default())?;
-    while reader.next_frame().is_some() {}
-    Ok(reader.info)
 }
 
 #[cfg(test)]

@@ -115,16 +115,20 @@ fn tls_facts(view: &TlsView<'_>) -> Option<TlsFacts> {
         return None;
     }
     let flight = view.flight;
+    let certificate = flight.and_then(|f| f.certificate.as_ref());
     Some(TlsFacts {
         sni: view.hello.and_then(|h| h.sni.clone()),
         version: flight.and_then(|f| f.version).and_then(Version::name),
-        issuer: flight.and_then(|f| f.certificate.as_ref()).map(|c| c.issuer.clone()),
+        issuer: certificate.map(|c| c.issuer.clone()),
         client_max_version: view.hello.and_then(|h| h.max_version).and_then(Version::name),
         alert: view.fatal_alert().map(|(from, a)| TlsAlertFacts {
             from,
             level: "fatal",
             description: a.name(),
         }),
+        subject: certificate.map(|c| c.subject.clone()),
+        dns_names: certificate.map(|c| c.dns_names.clone()).unwrap_or_default(),
+        certificate_request: flight.is_some_and(|f| f.certificate_request),
     })
 }
 
@@ -281,7 +285,7 @@ pub(super) fn proxy_attempts(
             evidence_frames(conn),
         )];
     }
-    let ended = conn.reset.is_some() || conn.fin.iter().any(Option::is_some);
+    let ended = conn.ended();
     let last = exchanges.len() - 1;
     exchanges
         .iter()
@@ -495,47 +499,34 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
             );
         }
         let last_syn = conn.last_syn().map_or(conn.first.ts, |s| s.ts);
-        if let Some(abort) = conn.reset.filter(|r| r.from == Side::Client) {
-            // The client gave up on its own SYN (Zeek RSTOS0): unanswered only if it waited.
-            let waited = abort.frame.ts.saturating_sub(last_syn);
-            return if waited >= ANSWER_GRACE_NANOS {
-                (
-                    Outcome::SynUnanswered,
-                    format!(
-                        "{sent} SYN{} over {}, no answer; the client gave up",
-                        plural(sent),
-                        time::span(last_syn.saturating_sub(conn.first.ts))
-                    ),
-                )
-            } else {
-                (
-                    Outcome::Incomplete,
-                    format!(
-                        "the client abandoned the attempt {} after its SYN (frame {})",
-                        time::span(waited),
-                        abort.frame.number
-                    ),
-                )
-            };
-        }
-        let waited = capture_end.saturating_sub(last_syn);
-        return if waited >= ANSWER_GRACE_NANOS {
-            (
+        // How long an answer could have come: until the client gave up on its own
+        // SYN (Zeek RSTOS0), else until the capture stopped.
+        let abort = conn.reset.filter(|r| r.from == Side::Client);
+        let waited = abort.map_or(capture_end, |r| r.frame.ts).saturating_sub(last_syn);
+        if waited >= ANSWER_GRACE_NANOS {
+            let span = time::span(last_syn.saturating_sub(conn.first.ts));
+            let gave_up = if abort.is_some() { "; the client gave up" } else { "" };
+            return (
                 Outcome::SynUnanswered,
+                format!("{sent} SYN{} over {span}, no answer{gave_up}", plural(sent)),
+            );
+        }
+        return match abort {
+            Some(r) => (
+                Outcome::Incomplete,
                 format!(
-                    "{sent} SYN{} over {}, no answer",
-                    plural(sent),
-                    time::span(last_syn.saturating_sub(conn.first.ts))
+                    "the client abandoned the attempt {} after its SYN (frame {})",
+                    time::span(waited),
+                    r.frame.number
                 ),
-            )
-        } else {
-            (
+            ),
+            None => (
                 Outcome::Incomplete,
                 format!(
                     "capture ended {} after the last SYN, too soon to expect an answer",
                     time::span(waited)
                 ),
-            )
+            ),
         };
     };
     let server_data = conn.first_data[Side::Server as usize];
@@ -553,7 +544,7 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
     }
     let client_data = conn.first_data[Side::Client as usize];
     if let (Some(request), None) = (client_data, server_data) {
-        let ended = conn.reset.is_some() || conn.fin.iter().any(Option::is_some);
+        let ended = conn.ended();
         return if ended {
             (
                 Outcome::NoResponse,
@@ -609,7 +600,8 @@ fn evidence_frames(conn: &Connection) -> Vec<u64> {
     frames
 }
 
-fn ip_field(ip: IpAddr) -> &'static str {
+/// The display-filter field of an address family: `ip` or `ipv6`.
+pub fn ip_field(ip: IpAddr) -> &'static str {
     if ip.is_ipv6() {
         "ipv6"
     } else {

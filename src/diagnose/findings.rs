@@ -7,9 +7,10 @@ mod proxy;
 
 use std::collections::BTreeMap;
 
-use super::{syn_filter, time};
+use super::{ip_field, syn_filter, time};
 use crate::analyze::{Options, PacketPass};
 use crate::report::model::*;
+use std::net::SocketAddr;
 
 /// Service Bus relay and AMQP ports: tried directly first, with HTTPS on 443
 /// as the documented fallback.
@@ -108,11 +109,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             .as_deref()
             .is_none_or(|n| n.to_ascii_lowercase().contains("servicebus"));
     let not_required = first.destination.name.is_some() && first.required.is_none();
-    let failed: Vec<&Attempt> = group
-        .iter()
-        .copied()
-        .filter(|a| !a.outcome.reached() && a.outcome != Outcome::Incomplete)
-        .collect();
+    let failed: Vec<&Attempt> = group.iter().copied().filter(|a| a.outcome.failed()).collect();
     if !failed.is_empty() && servicebus_direct && any_443_ok {
         out.push(Finding {
             severity: Severity::Info,
@@ -217,20 +214,15 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             ),
             attempts: ids(&unreachable),
             frames: frames_of(&unreachable),
-            wireshark_filter: Some(format!(
-                "{} && {}.dst=={}",
-                if ip.is_some_and(|i| i.is_ipv6()) {
+            // The ICMP error goes back to the client.
+            wireshark_filter: unreachable[0].client.parse::<SocketAddr>().ok().map(|client| {
+                let icmp = if client.is_ipv6() {
                     "icmpv6.type==1"
                 } else {
                     "icmp.type==3"
-                },
-                if ip.is_some_and(|i| i.is_ipv6()) { "ipv6" } else { "ip" },
-                unreachable[0]
-                    .client
-                    .rsplit_once(':')
-                    .map_or("", |(h, _)| h)
-                    .trim_matches(['[', ']'])
-            )),
+                };
+                format!("{icmp} && {}.dst=={}", ip_field(client.ip()), client.ip())
+            }),
             rank,
         });
     }
@@ -253,12 +245,8 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             ),
             attempts: ids(&reset),
             frames: frames_of(&reset),
-            wireshark_filter: ip.map(|ip| {
-                format!(
-                    "tcp.flags.reset==1 && {}.addr=={ip} && tcp.port=={port}",
-                    if ip.is_ipv6() { "ipv6" } else { "ip" }
-                )
-            }),
+            wireshark_filter: ip
+                .map(|ip| format!("tcp.flags.reset==1 && {}.addr=={ip} && tcp.port=={port}", ip_field(ip))),
             rank,
         });
     }

@@ -14,7 +14,7 @@ use crate::endpoints::{self, Table};
 use crate::flow::{Connection, Side};
 use crate::proto::http::Target;
 use crate::report::model::*;
-pub use attempts::{connection_filter, host_port, syn_filter, ANSWER_GRACE_NANOS};
+pub use attempts::{connection_filter, host_port, ip_field, syn_filter, ANSWER_GRACE_NANOS};
 use attempts::{Context, NameBook};
 
 /// Whether the capture asks for US Government cloud names (DNS, SNI, CONNECT).
@@ -218,7 +218,6 @@ fn capture_facts(pass: &PacketPass) -> CaptureFacts {
             .filter(|c| c.syns.is_empty())
             .count() as u64,
         windows: WindowsCapture {
-            converter: info.application().map(str::to_string),
             copies_folded: pass.windows.copies_folded,
             counted_on: pass
                 .windows

@@ -80,8 +80,6 @@ pub struct Connection {
     pub syn_ack: Option<FrameRef>,
     /// The SYN that the SYN-ACK most likely answered (the last one before it).
     pub answered_syn: Option<FrameRef>,
-    /// The client's first ACK after the SYN-ACK: the handshake is complete.
-    pub handshake_done: Option<FrameRef>,
     pub reset: Option<Reset>,
     pub fin: [Option<FrameRef>; 2],
     /// Payload bytes sent by each side (from IP lengths, so truncation does not hide them).
@@ -106,6 +104,11 @@ impl Connection {
     /// Round trip of the handshake: the answered SYN to its SYN-ACK.
     pub fn handshake_rtt(&self) -> Option<i64> {
         Some(self.syn_ack?.ts.saturating_sub(self.answered_syn?.ts))
+    }
+
+    /// Whether either side closed (FIN) or reset the connection.
+    pub fn ended(&self) -> bool {
+        self.reset.is_some() || self.fin.iter().any(Option::is_some)
     }
 
     pub fn last_syn(&self) -> Option<FrameRef> {
@@ -345,7 +348,6 @@ impl ConnectionTable {
             syn_retransmits: 0,
             syn_ack: None,
             answered_syn: None,
-            handshake_done: None,
             reset: None,
             fin: [None; 2],
             bytes: [0; 2],
@@ -402,9 +404,6 @@ impl ConnectionTable {
             }
         } else if flags.ack() && !flags.syn() && !flags.fin() && !flags.rst() {
             conn.history.note(side, 'a');
-        }
-        if side == Side::Client && flags.ack() && !flags.syn() && conn.syn_ack.is_some() {
-            conn.handshake_done.get_or_insert(frame);
         }
     }
 

@@ -111,19 +111,21 @@ impl Stream {
         if self.data.len() < end as usize {
             self.data.resize(end as usize, 0);
         }
-        // First copy wins: write only into holes.
+        // First copy wins: write only into holes. (Fields borrowed apart: no copy
+        // of the range list per segment.)
+        let (ranges, data) = (&self.ranges, &mut self.data);
+        let mut write = |from: u32, to: u32| {
+            data[from as usize..to as usize].copy_from_slice(&bytes[(from - start) as usize..(to - start) as usize]);
+        };
         let mut cursor = start;
-        for &(r_start, r_end) in self.ranges.clone().iter() {
-            if r_end <= cursor || r_start >= end {
-                continue;
-            }
+        for &(r_start, r_end) in ranges.iter().filter(|&&(s, e)| e > start && s < end) {
             if r_start > cursor {
-                self.write(cursor, r_start, start, bytes);
+                write(cursor, r_start);
             }
             cursor = cursor.max(r_end);
         }
         if cursor < end {
-            self.write(cursor, end, start, bytes);
+            write(cursor, end);
         }
         self.add_range(start, end);
         if self.marks.len() < MAX_MARKS {
@@ -135,11 +137,6 @@ impl Stream {
         Insert::New
     }
 
-    fn write(&mut self, from: u32, to: u32, seg_start: u32, bytes: &[u8]) {
-        let src = &bytes[(from - seg_start) as usize..(to - seg_start) as usize];
-        self.data[from as usize..to as usize].copy_from_slice(src);
-    }
-
     fn covered(&self, start: u32, end: u32) -> bool {
         self.ranges.iter().any(|&(s, e)| s <= start && end <= e)
     }
@@ -149,16 +146,20 @@ impl Stream {
     }
 
     fn add_range(&mut self, start: u32, end: u32) {
-        self.ranges.push((start, end));
-        self.ranges.sort_unstable();
-        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(self.ranges.len());
-        for &(s, e) in &self.ranges {
-            match merged.last_mut() {
-                Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
+        // Kept sorted and merged in place.
+        let at = self.ranges.partition_point(|&(s, _)| s < start);
+        self.ranges.insert(at, (start, end));
+        let mut merged = 0;
+        for i in 1..self.ranges.len() {
+            let (s, e) = self.ranges[i];
+            if s <= self.ranges[merged].1 {
+                self.ranges[merged].1 = self.ranges[merged].1.max(e);
+            } else {
+                merged += 1;
+                self.ranges[merged] = (s, e);
             }
         }
-        self.ranges = merged;
+        self.ranges.truncate(merged + 1);
     }
 
     /// Bytes of memory held.

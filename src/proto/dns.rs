@@ -230,13 +230,11 @@ const MAX_ADDRESSES_PER_LOOKUP: usize = 16;
 pub struct DnsLog {
     by_address: std::collections::HashMap<IpAddr, Vec<Resolution>>,
     pub lookups: Vec<Lookup>,
-    pub messages: u64,
 }
 
 impl DnsLog {
     /// Records one message seen at `frame`.
     pub fn record(&mut self, message: &DnsMessage, ts: i64, frame: u64, protocol: &'static str) {
-        self.messages += 1;
         let Some(name) = message.question.clone() else { return };
         let question = |name: String| Lookup {
             name,

@@ -67,8 +67,6 @@ pub struct CaptureFacts {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct WindowsCapture {
-    /// Which tool wrote the file, when the section header says so.
-    pub converter: Option<String>,
     /// Later appearances of a packet (same packet id) not counted again.
     pub copies_folded: u64,
     /// The interfaces (pktmon components) whose appearance of each packet was the one counted.
@@ -155,6 +153,11 @@ impl Outcome {
     pub fn reached(self) -> bool {
         matches!(self, Outcome::Ok | Outcome::HttpError)
     }
+
+    /// Judged and not reached: what findings are about.
+    pub fn failed(self) -> bool {
+        !self.reached() && self != Outcome::Incomplete
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -182,6 +185,12 @@ pub struct TlsFacts {
     pub client_max_version: Option<&'static str>,
     /// capdoc extension: the first fatal alert in clear, from either side.
     pub alert: Option<TlsAlertFacts>,
+    /// capdoc extension: the leaf certificate's subject and DNS names, when visible.
+    pub subject: Option<String>,
+    pub dns_names: Vec<String>,
+    /// capdoc extension: the server asked for a client certificate (the connector
+    /// authenticates to the service with one).
+    pub certificate_request: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]

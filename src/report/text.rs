@@ -98,8 +98,8 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
     let windows_facts = w.copies_folded > 0 || w.dropped_frames > 0 || c.connections_already_open > 0;
     if !c.warnings.is_empty() || !quality.is_empty() || windows_facts {
         writeln!(out, "\nCapture quality")?;
-        if let Some(converter) = &w.converter {
-            writeln!(out, "  written by: {}", clean(converter))?;
+        if let Some(application) = &c.application {
+            writeln!(out, "  written by: {}", clean(application))?;
         }
         if let Some(os) = &c.os {
             writeln!(out, "  captured on: {}", clean(os))?;
@@ -151,11 +151,7 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
         }
         writeln!(out)?;
     }
-    let failed: Vec<&Attempt> = r
-        .attempts
-        .iter()
-        .filter(|a| !a.outcome.reached() && a.outcome != Outcome::Incomplete)
-        .collect();
+    let failed: Vec<&Attempt> = r.attempts.iter().filter(|a| a.outcome.failed()).collect();
     if !failed.is_empty() {
         writeln!(out, "Failed attempts")?;
         for a in &failed {

@@ -9,10 +9,6 @@ use crate::report::model::*;
 /// to count as unanswered (resolvers retry after 1-2 s).
 const DNS_GRACE_NANOS: i64 = 2_000_000_000;
 
-fn is_failed(a: &Attempt) -> bool {
-    !a.outcome.reached() && a.outcome != Outcome::Incomplete
-}
-
 pub(super) fn findings(
     attempts: &[Attempt],
     endpoints: &[EndpointCoverage],
@@ -26,7 +22,7 @@ pub(super) fn findings(
             a.required
                 .as_ref()
                 .is_some_and(|r| r.purpose == "certificate-revocation")
-                && is_failed(a)
+                && a.outcome.failed()
         })
         .collect();
     if !crl.is_empty() {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{attempts_phrase, frames_of, ids, rank};
+use crate::diagnose::ip_field;
 use crate::report::model::*;
 
 /// At most this many names are listed in a title or detail.
@@ -46,9 +47,10 @@ fn best_rank(group: &[&Attempt]) -> u8 {
 }
 
 fn proxy_filter(proxy: &str, status: Option<&str>) -> String {
-    let (host, port) = proxy.rsplit_once(':').unwrap_or((proxy, "0"));
-    let host = host.trim_matches(['[', ']']);
-    let field = if host.contains(':') { "ipv6" } else { "ip" };
+    let Ok(addr) = proxy.parse::<std::net::SocketAddr>() else {
+        return String::new();
+    };
+    let (field, host, port) = (ip_field(addr.ip()), addr.ip(), addr.port());
     match status {
         Some(codes) => format!(
             "{field}.src=={host} && tcp.srcport=={port} && http.response.code in {{{}}}",
