@@ -9,7 +9,7 @@
 pub mod reassembly;
 pub mod seq;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::Direction;
@@ -92,7 +92,10 @@ pub struct Connection {
     /// Process id recorded with the client's packets (not always the owner).
     pub process_id: Option<u32>,
     pub history: History,
+    /// The first bytes of each direction, until the parsers have read them.
     pub streams: [Stream; 2],
+    /// Whether the streams were handed to the parsers (no more data is kept).
+    pub streams_done: bool,
 }
 
 impl Connection {
@@ -194,6 +197,15 @@ impl History {
     }
 }
 
+/// Why a connection's streams are offered to the parsers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Nothing more will be kept: both directions ended, or one is full.
+    Final,
+    /// A stream grew past a checkpoint; the parsers may already have all they read.
+    Partial,
+}
+
 /// Limits of the connection table.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowLimits {
@@ -201,7 +213,7 @@ pub struct FlowLimits {
     pub max_connections: usize,
     /// Bytes kept per direction for the protocol parsers.
     pub stream_bytes: u32,
-    /// Bytes kept for reassembly across all connections.
+    /// Bytes held for reassembly across all live connections.
     pub total_stream_bytes: usize,
 }
 
@@ -210,7 +222,7 @@ impl Default for FlowLimits {
         FlowLimits {
             max_connections: 1_000_000,
             stream_bytes: 64 * 1024,
-            total_stream_bytes: 256 * 1024 * 1024,
+            total_stream_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -233,13 +245,17 @@ impl FlowKey {
 #[derive(Default)]
 pub struct ConnectionTable {
     pub connections: Vec<Connection>,
-    /// The newest connection on each 4-tuple.
-    latest: HashMap<FlowKey, usize>,
+    /// The newest connection on each 4-tuple. aHash: keyed per run like SipHash, so a
+    /// crafted capture cannot force collisions, at a fraction of SipHash's cost.
+    latest: HashMap<FlowKey, usize, ahash::RandomState>,
     limits: FlowLimits,
     stream_bytes_used: usize,
+    /// Connections whose streams are worth reading, oldest first, waiting for
+    /// [`ConnectionTable::pop_ready`].
+    ready: VecDeque<(usize, Readiness)>,
     /// Segments of connections not tracked because a limit was reached.
     pub untracked_segments: u64,
-    /// Whether the reassembly budget ran out (later streams are not kept).
+    /// Whether the reassembly budget ran out (some streams were cut short).
     pub stream_budget_exhausted: bool,
 }
 
@@ -323,19 +339,6 @@ impl ConnectionTable {
             self.untracked_segments += 1;
             return None;
         }
-        // Reserve both directions' capacity up front, so the total stays bounded
-        // whatever order data arrives in.
-        let reserve = 2 * self.limits.stream_bytes as usize;
-        let budget_left = self.stream_bytes_used + reserve <= self.limits.total_stream_bytes;
-        if !budget_left {
-            self.stream_budget_exhausted = true;
-        }
-        let capacity = if budget_left {
-            self.stream_bytes_used += reserve;
-            self.limits.stream_bytes
-        } else {
-            0
-        };
         let index = self.connections.len();
         self.connections.push(Connection {
             id: index as u32 + 1,
@@ -357,7 +360,11 @@ impl ConnectionTable {
             local_drop: None,
             process_id: None,
             history: History::default(),
-            streams: [Stream::new(capacity), Stream::new(capacity)],
+            streams: [
+                Stream::new(self.limits.stream_bytes),
+                Stream::new(self.limits.stream_bytes),
+            ],
+            streams_done: false,
         });
         self.latest.insert(key, index);
         Some(index)
@@ -398,13 +405,65 @@ impl ConnectionTable {
             conn.first_data[s].get_or_insert(frame);
             // Data on a SYN (TCP Fast Open, RFC 7413) starts after the SYN's own sequence number.
             let data_seq = if flags.syn() { seg.seq.wrapping_add(1) } else { seg.seq };
-            match conn.streams[s].insert(SeqNumber(data_seq), seg.payload, frame.number) {
+            let stream = &mut conn.streams[s];
+            if self.stream_bytes_used >= self.limits.total_stream_bytes && !conn.streams_done {
+                stream.stop_growing();
+                self.stream_budget_exhausted |= stream.cut_short;
+            }
+            let held = stream.memory();
+            let inserted = stream.insert(SeqNumber(data_seq), seg.payload, frame.number);
+            self.stream_bytes_used += stream.memory() - held;
+            match inserted {
                 Insert::Repeat => conn.history.note(side, 't'),
                 Insert::New | Insert::Ignored => conn.history.note(side, 'd'),
             }
         } else if flags.ack() && !flags.syn() && !flags.fin() && !flags.rst() {
             conn.history.note(side, 'a');
         }
+        if conn.streams_done {
+            return;
+        }
+        // The parsers read the start of each direction: once both directions have
+        // ended, or one has all the bytes kept, nothing they need is still to come.
+        let both_closed = conn.reset.is_some() || conn.fin.iter().all(Option::is_some);
+        if both_closed || conn.streams.iter().any(Stream::is_full) {
+            conn.streams_done = true;
+            self.ready.push_back((index, Readiness::Final));
+        } else if seg.wire_len > 0 && conn.streams[s].passed_checkpoint() {
+            self.ready.push_back((index, Readiness::Partial));
+        }
+    }
+
+    /// The next connection whose streams are worth reading. After a
+    /// [`Readiness::Final`], or a partial one the parsers found enough in, call
+    /// [`ConnectionTable::release_streams`].
+    pub fn pop_ready(&mut self) -> Option<(usize, Readiness)> {
+        self.ready.pop_front()
+    }
+
+    /// Every connection whose streams were not handed out yet (at the end of a capture).
+    pub fn drain_pending(&mut self) -> impl Iterator<Item = usize> + '_ {
+        self.ready.clear();
+        self.connections.iter_mut().enumerate().filter_map(|(i, c)| {
+            (!c.streams_done).then(|| {
+                c.streams_done = true;
+                i
+            })
+        })
+    }
+
+    /// Frees the streams of a connection the parsers have read; later data is counted only.
+    pub fn release_streams(&mut self, index: usize) {
+        self.connections[index].streams_done = true;
+        for stream in &mut self.connections[index].streams {
+            self.stream_bytes_used -= stream.memory();
+            stream.release();
+        }
+    }
+
+    /// Bytes held for reassembly right now.
+    pub fn stream_bytes_held(&self) -> usize {
+        self.stream_bytes_used
     }
 
     /// Attaches an ICMP destination-unreachable to the connection whose SYN it quotes.
@@ -598,20 +657,41 @@ mod tests {
     }
 
     #[test]
-    fn reassembly_budget_is_reserved_when_a_connection_opens() {
+    fn reassembly_budget_bounds_the_bytes_held() {
         let limits = FlowLimits {
             max_connections: 2,
-            stream_bytes: 8,
-            total_stream_bytes: 16,
+            stream_bytes: 64 * 1024,
+            total_stream_bytes: 4096,
         };
         let mut t = ConnectionTable::new(limits);
         feed(&mut t, 1, 0, seg(true, SYN, 100, b""));
-        // Same client port, new ISN: a second connection, with no budget left.
-        feed(&mut t, 2, 1, seg(true, SYN, 900, b""));
+        feed(&mut t, 2, 1, seg(true, ACK, 101, &[b'x'; 1400]));
+        feed(&mut t, 3, 2, seg(true, ACK, 1501, &[b'y'; 1400]));
+        // Same client port, new ISN: a second connection, with the budget spent.
+        feed(&mut t, 4, 3, seg(true, SYN, 9000, b""));
+        feed(&mut t, 5, 4, seg(true, ACK, 9001, &[b'z'; 1400]));
+        feed(&mut t, 6, 5, seg(true, ACK, 10401, &[b'z'; 1400]));
         assert!(t.stream_budget_exhausted);
-        feed(&mut t, 3, 2, seg(true, SYN, 5000, b""));
+        assert!(t.stream_bytes_held() <= 4096 + 4096, "over by at most one growth step");
+        feed(&mut t, 7, 6, seg(true, SYN, 5000, b""));
         assert_eq!(t.connections.len(), 2);
         assert_eq!(t.untracked_segments, 1, "the connection limit holds");
+    }
+
+    #[test]
+    fn streams_are_handed_out_once_and_released() {
+        let mut t = ConnectionTable::default();
+        feed(&mut t, 1, 0, seg(true, SYN, 100, b""));
+        feed(&mut t, 2, 20, acked(seg(false, SYNACK, 500, b""), 101));
+        feed(&mut t, 3, 22, seg(true, ACK, 101, b"hello"));
+        assert_eq!(t.pop_ready(), None, "still open");
+        feed(&mut t, 4, 41, seg(true, FIN, 106, b""));
+        feed(&mut t, 5, 60, seg(false, FIN, 501, b""));
+        assert_eq!(t.pop_ready(), Some((0, Readiness::Final)));
+        assert!(t.stream_bytes_held() > 0);
+        t.release_streams(0);
+        assert_eq!(t.stream_bytes_held(), 0);
+        assert_eq!(t.drain_pending().count(), 0, "not handed out twice");
     }
 
     #[test]

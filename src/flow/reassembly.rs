@@ -4,6 +4,11 @@
 //! what the protocol parsers need (HTTP heads, TLS handshakes) sits at the
 //! start of a stream. Segments may arrive out of order or more than once;
 //! the first copy of a byte wins, as in most TCP stacks.
+//!
+//! The buffer grows with the data actually received (doubling, up to the
+//! capacity), so an idle or short connection holds little, and the owner
+//! can account for every byte held and [`Stream::release`] it once the
+//! parsers have read the stream.
 
 use super::seq::SeqNumber;
 
@@ -20,10 +25,18 @@ pub struct Stream {
     capacity: u32,
     /// Bytes that fell beyond the capacity (not kept).
     pub dropped_bytes: u64,
+    /// Whether the owner stopped this stream from growing (memory budget).
+    pub cut_short: bool,
+    /// Contiguous length at which the owner is next told the stream grew
+    /// (doubling from [`FIRST_CHECKPOINT`]).
+    checkpoint: u32,
     /// Where segments started, as (stream offset, frame number), in offset
     /// order, so a message found in the stream can be traced to its frame.
     marks: Vec<(u32, u64)>,
 }
+
+/// A TLS handshake up to the server's first application data usually fits.
+const FIRST_CHECKPOINT: u32 = 2048;
 
 /// Segment starts remembered per direction; the first ones carry the
 /// handshakes and heads that evidence points at.
@@ -77,6 +90,41 @@ impl Stream {
             .map(|&(_, f)| f)
     }
 
+    /// Whether the contiguous bytes just passed a checkpoint (2 KiB, 4 KiB, 8 KiB, ...):
+    /// the moment for the owner to ask whether the parsers already have enough.
+    pub fn passed_checkpoint(&mut self) -> bool {
+        let len = self.contiguous().len() as u32;
+        let next = self.checkpoint.max(FIRST_CHECKPOINT);
+        if len < next {
+            return false;
+        }
+        self.checkpoint = len.saturating_mul(2);
+        true
+    }
+
+    /// Whether every byte up to the capacity has arrived: nothing more will be kept.
+    pub fn is_full(&self) -> bool {
+        self.capacity > 0 && self.ranges.first() == Some(&(0, self.capacity))
+    }
+
+    /// Frees the buffer once the parsers are done with it; later data is counted only.
+    pub fn release(&mut self) {
+        *self = Stream {
+            base: self.base,
+            dropped_bytes: self.dropped_bytes,
+            cut_short: self.cut_short,
+            ..Stream::default()
+        };
+    }
+
+    /// Stops the buffer from growing past what it holds now (the owner's memory budget ran out).
+    pub fn stop_growing(&mut self) {
+        if self.capacity as usize > self.data.capacity() {
+            self.capacity = self.data.capacity() as u32;
+            self.cut_short = true;
+        }
+    }
+
     pub fn insert(&mut self, seq: SeqNumber, payload: &[u8], frame: u64) -> Insert {
         if payload.is_empty() {
             return Insert::Ignored;
@@ -109,7 +157,7 @@ impl Stream {
             return Insert::Ignored;
         }
         if self.data.len() < end as usize {
-            self.data.resize(end as usize, 0);
+            self.grow_to(end as usize);
         }
         // First copy wins: write only into holes. (Fields borrowed apart: no copy
         // of the range list per segment.)
@@ -162,9 +210,19 @@ impl Stream {
         self.ranges.truncate(merged + 1);
     }
 
+    /// Grows the buffer by doubling (at least 2 KiB, at most the capacity), so a
+    /// stream reallocates a handful of times, not once per segment.
+    fn grow_to(&mut self, len: usize) {
+        if self.data.capacity() < len {
+            let target = len.max(2 * self.data.capacity()).max(2048).min(self.capacity as usize);
+            self.data.reserve_exact(target.max(len) - self.data.len());
+        }
+        self.data.resize(len, 0);
+    }
+
     /// Bytes of memory held.
     pub fn memory(&self) -> usize {
-        self.data.capacity()
+        self.data.capacity() + self.ranges.capacity() * 8 + self.marks.capacity() * 16
     }
 }
 
@@ -202,7 +260,23 @@ mod tests {
         assert_eq!(s.contiguous(), b"01234567");
         assert_eq!(s.dropped_bytes, 2);
         assert_eq!(s.insert(SeqNumber(20), b"late", 1), Insert::Ignored);
-        assert!(s.memory() <= 16);
+        assert!(s.is_full());
+        assert!(s.data.capacity() <= 8);
+        s.release();
+        assert_eq!(s.memory(), 0);
+    }
+
+    #[test]
+    fn a_stream_told_to_stop_growing_keeps_what_it_has() {
+        let mut s = Stream::new(64 * 1024);
+        s.set_base(SeqNumber(0));
+        s.insert(SeqNumber(1), &[b'a'; 100], 1);
+        let held = s.data.capacity();
+        s.stop_growing();
+        s.insert(SeqNumber(101), &[b'b'; 5000], 2);
+        assert_eq!(s.data.capacity(), held);
+        assert!(s.cut_short && s.dropped_bytes > 0);
+        assert_eq!(&s.contiguous()[..100], &[b'a'; 100][..]);
     }
 
     #[test]

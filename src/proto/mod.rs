@@ -32,6 +32,25 @@ pub struct Protocols {
 /// Largest PAC file read for proxy directives.
 const MAX_PAC: usize = 64 * 1024;
 
+/// Whether the start of a connection's streams already holds all the parsers
+/// read: a TLS handshake (direct, or inside an open CONNECT tunnel) that has
+/// moved on to application data in both directions. Plain HTTP is never
+/// complete early: a 407 may be followed by a retry on the same connection.
+pub fn handshake_complete(client: &[u8], server: &[u8]) -> bool {
+    let (c, s) = if http::looks_like_request(client) {
+        match http::conversation(client, server).tunnel {
+            Some(offsets) => offsets,
+            None => return false,
+        }
+    } else {
+        (0, 0)
+    };
+    let (Some(client), Some(server)) = (client.get(c..), server.get(s..)) else {
+        return false;
+    };
+    tls::reached_application_data(client) && tls::reached_application_data(server)
+}
+
 pub fn inspect(conn: &Connection) -> Protocols {
     let client = conn.streams[0].contiguous();
     let server = conn.streams[1].contiguous();

@@ -152,6 +152,31 @@ fn clear_records(stream: &[u8]) -> (Vec<u8>, Option<Alert>) {
     (handshake, alert)
 }
 
+/// Whether a stream that starts with TLS records has moved on to application
+/// data (RFC 8446 section 5.1: content type 23): everything before it is the
+/// handshake, everything after is bulk that the parsers never read.
+pub fn reached_application_data(stream: &[u8]) -> bool {
+    if !looks_like_tls(stream) {
+        return false;
+    }
+    let mut rest = stream;
+    // A handshake is a handful of records; a stream of tiny records is not worth walking further.
+    for _ in 0..64 {
+        let [content_type, 3, _, hi, lo, ..] = *rest else {
+            return false;
+        };
+        match content_type {
+            APPLICATION_DATA => return true,
+            HANDSHAKE | ALERT | CHANGE_CIPHER_SPEC => {}
+            _ => return false,
+        }
+        let end = RECORD_HEADER + usize::from(u16::from_be_bytes([hi, lo]));
+        let Some(next) = rest.get(end..) else { return false };
+        rest = next;
+    }
+    false
+}
+
 /// Handshake messages in joined handshake bytes.
 fn messages(bytes: &[u8]) -> impl Iterator<Item = TlsMessageHandshake<'_>> {
     let mut rest = bytes;
@@ -290,4 +315,31 @@ fn leaf_certificate(der: &[u8]) -> Option<Certificate> {
         issuer_common_name,
         dns_names,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(content_type: u8, body_len: usize) -> Vec<u8> {
+        let mut r = vec![content_type, 3, 3, (body_len >> 8) as u8, body_len as u8];
+        r.resize(RECORD_HEADER + body_len, 0);
+        r
+    }
+
+    #[test]
+    fn application_data_ends_the_handshake() {
+        let mut stream = record(HANDSHAKE, 90);
+        stream.extend(record(CHANGE_CIPHER_SPEC, 1));
+        assert!(!reached_application_data(&stream), "still in the handshake");
+        stream.extend(&record(APPLICATION_DATA, 40)[..RECORD_HEADER]);
+        assert!(reached_application_data(&stream), "a record header is enough");
+    }
+
+    #[test]
+    fn a_cut_handshake_record_is_not_the_end() {
+        let stream = record(HANDSHAKE, 4000);
+        assert!(!reached_application_data(&stream[..1000]));
+        assert!(!reached_application_data(b"GET / HTTP/1.1\r\n"));
+    }
 }
