@@ -90,10 +90,14 @@ const USGOV_MARKERS: [&str; 5] = [
 
 /// Whether a name belongs to the US Government cloud's endpoints.
 pub fn is_usgov_name(name: &str) -> bool {
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    USGOV_MARKERS
-        .iter()
-        .any(|m| name == *m || name.ends_with(&format!(".{m}")))
+    let name = name.trim_end_matches('.').as_bytes();
+    USGOV_MARKERS.iter().any(|marker| {
+        let marker = marker.as_bytes();
+        let Some(cut) = name.len().checked_sub(marker.len()) else {
+            return false;
+        };
+        name[cut..].eq_ignore_ascii_case(marker) && (cut == 0 || name[cut - 1] == b'.')
+    })
 }
 
 impl Table {

@@ -48,14 +48,36 @@ pub fn rcode_name(rcode: u8) -> &'static str {
     }
 }
 
-fn normal(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
+/// A name as text, lower case, without the final dot; a `.` or `\\` inside a
+/// label is escaped as in zone files (RFC 1035 section 5.1), so a crafted
+/// label cannot pass for two. Built directly from the labels: this runs for
+/// every record of every answer, and `Display` went through the formatter
+/// one character at a time.
+fn normal(name: &simple_dns::Name<'_>) -> String {
+    let mut out = String::new();
+    for label in name.as_bytes() {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        for chunk in label.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                if c == '.' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c.to_ascii_lowercase());
+            }
+            if !chunk.invalid().is_empty() {
+                out.push(char::REPLACEMENT_CHARACTER);
+            }
+        }
+    }
+    out
 }
 
 /// Parses one DNS message (UDP payload, or one TCP message without its length prefix).
 pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
     let packet = Packet::parse(payload).ok()?;
-    let question = packet.questions.first().map(|q| normal(&q.qname.to_string()));
+    let question = packet.questions.first().map(|q| normal(&q.qname));
     let mut message = DnsMessage {
         id: packet.id(),
         response: packet.has_flags(PacketFlag::RESPONSE),
@@ -72,13 +94,13 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
     for _ in 0..MAX_CHAIN {
         let mut next = None;
         for rr in &packet.answers {
-            if normal(&rr.name.to_string()) != current {
+            if normal(&rr.name) != current {
                 continue;
             }
             match &rr.rdata {
                 RData::A(a) => message.addresses.push(IpAddr::V4(Ipv4Addr::from(a.address))),
                 RData::AAAA(a) => message.addresses.push(IpAddr::V6(Ipv6Addr::from(a.address))),
-                RData::CNAME(target) => next = Some(normal(&target.0.to_string())),
+                RData::CNAME(target) => next = Some(normal(&target.0)),
                 _ => {}
             }
         }
@@ -196,6 +218,8 @@ pub const MAX_ADDRESSES: usize = 65_536;
 const MAX_NAMES_PER_ADDRESS: usize = 8;
 /// Lookups remembered for the failure report.
 const MAX_LOOKUPS: usize = 4096;
+/// Questions searched back for the one an answer pairs with.
+const PAIRING_WINDOW: usize = 256;
 
 /// A name that resolved to an address, and when.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,10 +278,12 @@ impl DnsLog {
             return;
         }
         // Windows asks A and AAAA at once: pair by transaction id, not by name alone.
-        let pending = self
-            .lookups
+        // An answer follows its question closely: only the newest questions are searched.
+        let recent = self.lookups.len().saturating_sub(PAIRING_WINDOW);
+        let pending = self.lookups[recent..]
             .iter()
-            .rposition(|l| l.name == name && l.rcode.is_none() && l.id == message.id);
+            .rposition(|l| l.id == message.id && l.rcode.is_none() && l.name == name)
+            .map(|i| recent + i);
         let index = match pending {
             Some(i) => Some(i),
             // An answer whose question the capture missed still names addresses.
