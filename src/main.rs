@@ -76,6 +76,10 @@ struct AnalyzeArgs {
     /// Captures analysed at once (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Read each capture on the thread that analyses it (by default a second
+    /// thread reads ahead; the results are the same).
+    #[arg(long)]
+    no_read_thread: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -209,6 +213,7 @@ fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
         detect_cloud,
         ca_set,
         proxies: args.proxy.clone(),
+        read_ahead: !args.no_read_thread,
         ..Options::default()
     };
     let inputs = expand(&args.inputs);

@@ -14,6 +14,7 @@ mod linktype;
 mod netmon;
 mod pcap;
 mod pcapng;
+mod read_ahead;
 pub mod source;
 
 pub use linktype::LinkType;
@@ -239,16 +240,24 @@ impl CaptureReader {
     /// Opens a file (`-` for stdin) and reads its header.
     pub fn open(path: &Path, limits: Limits) -> Result<Self, CaptureError> {
         let source = source::open(path)?;
-        Self::new(source, limits)
+        Self::new(source, limits, false)
+    }
+
+    /// Like [`CaptureReader::open`], with the reading (and decompression) on a
+    /// second thread. Frames and results are the same; on a large file the
+    /// analysis no longer waits for the disk and the kernel's copy.
+    pub fn open_read_ahead(path: &Path, limits: Limits) -> Result<Self, CaptureError> {
+        let source = source::open(path)?;
+        Self::new(source, limits, true)
     }
 
     /// Reads a capture from any byte source.
     pub fn from_reader(reader: Box<dyn Read + Send>, limits: Limits) -> Result<Self, CaptureError> {
-        Self::new(source::from_reader(reader)?, limits)
+        Self::new(source::from_reader(reader)?, limits, false)
     }
 
-    fn new(source: source::Source, limits: Limits) -> Result<Self, CaptureError> {
-        let mut stream = ByteStream::new(source.reader);
+    fn new(source: source::Source, limits: Limits, ahead: bool) -> Result<Self, CaptureError> {
+        let mut stream = ByteStream::new(source.reader, ahead);
         let info = CaptureInfo {
             compression: source.compression,
             ..CaptureInfo::default()
@@ -400,7 +409,7 @@ impl Span {
 /// `n` exceeds it); `consume(n)` moves past them. `offset()` is the position in
 /// the decompressed stream, for error messages.
 pub(crate) struct ByteStream {
-    src: Box<dyn Read + Send>,
+    src: Input,
     buf: Vec<u8>,
     pos: usize,
     end: usize,
@@ -412,11 +421,22 @@ pub(crate) struct ByteStream {
 
 const INITIAL_BUFFER: usize = 1 << 20;
 
+/// Where a [`ByteStream`] gets its bytes: read in place, or chunks from a reader thread.
+enum Input {
+    Direct(Box<dyn Read + Send>),
+    Ahead(read_ahead::ReadAhead),
+}
+
 impl ByteStream {
-    fn new(src: Box<dyn Read + Send>) -> Self {
+    fn new(src: Box<dyn Read + Send>, ahead: bool) -> Self {
+        let (src, buf) = if ahead {
+            (Input::Ahead(read_ahead::ReadAhead::spawn(src)), Vec::new())
+        } else {
+            (Input::Direct(src), vec![0; INITIAL_BUFFER])
+        };
         ByteStream {
             src,
-            buf: vec![0; INITIAL_BUFFER],
+            buf,
             pos: 0,
             end: 0,
             consumed: 0,
@@ -434,6 +454,9 @@ impl ByteStream {
     /// (or after a read error, kept in `read_error`).
     pub fn fill(&mut self, n: usize) -> io::Result<&[u8]> {
         if self.end - self.pos < n && !self.eof {
+            if matches!(self.src, Input::Ahead(_)) {
+                return self.fill_from_chunks(n);
+            }
             if self.buf.len() - self.pos < n {
                 // Move the unconsumed tail to the front; grow only if still too small.
                 self.buf.copy_within(self.pos..self.end, 0);
@@ -444,7 +467,10 @@ impl ByteStream {
                 }
             }
             while self.end - self.pos < n {
-                match self.src.read(&mut self.buf[self.end..]) {
+                let Input::Direct(src) = &mut self.src else {
+                    unreachable!("checked above")
+                };
+                match src.read(&mut self.buf[self.end..]) {
                     Ok(0) => {
                         self.eof = true;
                         break;
@@ -452,13 +478,61 @@ impl ByteStream {
                     Ok(k) => self.end += k,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        self.eof = true;
-                        if self.pos == self.end && self.consumed == 0 {
+                        if let Some(e) = self.fail(e) {
                             return Err(e);
                         }
-                        self.read_error = Some(e);
                         break;
                     }
+                }
+            }
+        }
+        Ok(&self.buf[self.pos..self.end])
+    }
+
+    /// A read error: returned when nothing was read yet (the file is unreadable),
+    /// else kept for the warning, and the stream ends here.
+    fn fail(&mut self, e: io::Error) -> Option<io::Error> {
+        self.eof = true;
+        if self.pos == self.end && self.consumed == 0 {
+            return Some(e);
+        }
+        self.read_error = Some(e);
+        None
+    }
+
+    /// [`ByteStream::fill`] from the reader thread's chunks: the unread tail goes in
+    /// front of the next chunk, which then becomes the buffer.
+    fn fill_from_chunks(&mut self, n: usize) -> io::Result<&[u8]> {
+        while self.end - self.pos < n && !self.eof {
+            let Input::Ahead(ahead) = &mut self.src else {
+                unreachable!("called for chunks only")
+            };
+            match ahead.next_chunk() {
+                None => self.eof = true,
+                Some(Err(e)) => {
+                    if let Some(e) = self.fail(e) {
+                        return Err(e);
+                    }
+                }
+                Some(Ok(mut chunk)) => {
+                    let tail = self.end - self.pos;
+                    if tail <= read_ahead::HEADROOM {
+                        let at = read_ahead::HEADROOM - tail;
+                        chunk[at..read_ahead::HEADROOM].copy_from_slice(&self.buf[self.pos..self.end]);
+                        let used = std::mem::replace(&mut self.buf, chunk);
+                        ahead.give_back(used);
+                        self.pos = at;
+                    } else {
+                        // A record larger than the headroom: join the chunk behind the tail.
+                        if self.pos > 0 {
+                            self.buf.copy_within(self.pos..self.end, 0);
+                        }
+                        self.buf.truncate(tail);
+                        self.buf.extend_from_slice(&chunk[read_ahead::HEADROOM..]);
+                        ahead.give_back(chunk);
+                        self.pos = 0;
+                    }
+                    self.end = self.buf.len();
                 }
             }
         }
@@ -482,12 +556,24 @@ impl ByteStream {
 
     /// Reads the rest of the input into the buffer, at most `max` bytes.
     pub fn fill_all(&mut self, max: usize) -> io::Result<&[u8]> {
+        if let Input::Ahead(_) = self.src {
+            // Chunks arrive with headroom to spare: asking for one byte more than
+            // is there takes the next chunk each time.
+            while !self.eof && self.end - self.pos < max {
+                let want = self.end - self.pos + 1;
+                self.fill_from_chunks(want)?;
+            }
+            return Ok(&self.buf[self.pos..self.end]);
+        }
         while !self.eof && self.end - self.pos < max {
             if self.end == self.buf.len() {
                 let grown = (self.buf.len() * 2).min(self.pos + max).max(self.end + 1);
                 self.buf.resize(grown, 0);
             }
-            match self.src.read(&mut self.buf[self.end..]) {
+            let Input::Direct(src) = &mut self.src else {
+                unreachable!("checked above")
+            };
+            match src.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -516,6 +602,15 @@ impl ByteStream {
 /// Unix nanoseconds. Values beyond what i64 nanoseconds hold (years 1677-2262)
 /// are clamped and flagged in `info`, once per file.
 pub(crate) fn ticks_to_nanos(ticks: u64, units_per_sec: u64, offset_secs: i64, info: &mut CaptureInfo) -> i64 {
+    // Microseconds and nanoseconds (nearly every file): integer scaling, no 128-bit division.
+    if offset_secs == 0 && (units_per_sec == 1_000_000 || units_per_sec == 1_000_000_000) {
+        let fast = ticks
+            .checked_mul(1_000_000_000 / units_per_sec)
+            .and_then(|n| i64::try_from(n).ok());
+        if let Some(nanos) = fast {
+            return nanos;
+        }
+    }
     let units = u128::from(units_per_sec.max(1));
     let nanos = i128::try_from(u128::from(ticks) * 1_000_000_000 / units).unwrap_or(i128::MAX)
         + i128::from(offset_secs) * 1_000_000_000;
