@@ -34,6 +34,9 @@ pub struct Options {
     pub proxies: Vec<SocketAddr>,
     pub limits: Limits,
     pub flow_limits: FlowLimits,
+    /// Only frames with `from <= timestamp <= to` (Unix nanoseconds) are analysed
+    /// (`--since`/`--until`); frame numbers stay those of the whole file.
+    pub window: Option<(i64, i64)>,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
             service_tags: ServiceTags::default(),
             limits: Limits::default(),
             flow_limits: FlowLimits::default(),
+            window: None,
         }
     }
 }
@@ -96,6 +100,12 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
     let mut dns_log = DnsLog::default();
     let mut dhcp_wpad = Vec::new();
     while let Some(frame) = reader.next_frame() {
+        if opts
+            .window
+            .is_some_and(|(from, to)| frame.ts_nanos < from || frame.ts_nanos > to)
+        {
+            continue;
+        }
         let at = FrameRef {
             number: frame.number,
             ts: frame.ts_nanos,

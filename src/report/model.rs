@@ -353,6 +353,26 @@ pub struct ConnectionSummary {
     pub client_packets: u64,
     pub server_packets: u64,
     pub duration_ms: f64,
+    /// When things happened, for timelines (not in the JSON: `start`, `connect_ms`
+    /// and `duration_ms` carry the same facts there).
+    #[serde(skip)]
+    pub timing: ConnectionTiming,
+}
+
+/// Unix nanoseconds of the events of one connection.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionTiming {
+    pub start: i64,
+    pub end: i64,
+    /// The client's SYNs, the first one first.
+    pub syns: Vec<i64>,
+    pub syn_ack: Option<i64>,
+    pub reset: Option<i64>,
+    pub icmp: Option<i64>,
+    pub local_drop: Option<i64>,
+    /// The first payload of the client (the request, a ClientHello) and of the server (the answer).
+    pub client_data: Option<i64>,
+    pub server_data: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -5,6 +5,114 @@ use std::io::{self, Write};
 
 use super::model::*;
 
+/// How the terminal report is laid out. The default (no colour, no width limit)
+/// is what goes into files and pipes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style {
+    /// ANSI colours (SGR): only when stdout is a terminal and the user did not say no.
+    pub color: bool,
+    /// Columns available; long lines are wrapped and wide table columns shortened to fit.
+    pub width: Option<usize>,
+}
+
+/// SGR colours used, named by what they mean.
+#[derive(Clone, Copy)]
+enum Paint {
+    Bad,
+    Warn,
+    Good,
+    Note,
+    Heading,
+}
+
+impl Style {
+    fn paint(&self, paint: Paint, s: &str) -> String {
+        if !self.color {
+            return s.to_string();
+        }
+        let code = match paint {
+            Paint::Bad => "1;31",
+            Paint::Warn => "33",
+            Paint::Good => "32",
+            Paint::Note => "36",
+            Paint::Heading => "1",
+        };
+        format!("\x1b[{code}m{s}\x1b[0m")
+    }
+
+    fn severity(&self, s: Severity) -> String {
+        let paint = match s {
+            Severity::Error => Paint::Bad,
+            Severity::Warning => Paint::Warn,
+            Severity::Info => Paint::Note,
+        };
+        self.paint(paint, &format!("[{}]", s.as_str()))
+    }
+
+    fn outcome(&self, o: Outcome, padded: &str) -> String {
+        let paint = if o.reached() {
+            Paint::Good
+        } else if o == Outcome::Incomplete {
+            Paint::Warn
+        } else {
+            Paint::Bad
+        };
+        self.paint(paint, padded)
+    }
+
+    /// `first` then `text`, wrapped to the width with `indent` spaces on the following lines.
+    fn wrap(&self, first: &str, text: &str, indent: usize) -> String {
+        let Some(width) = self.width.filter(|w| *w > indent + 20) else {
+            return format!("{first}{text}");
+        };
+        let mut out = String::from(first);
+        let mut col = visible_len(first);
+        let mut line_start = true;
+        for word in text.split(' ') {
+            let len = word.chars().count();
+            if !line_start && col + 1 + len > width {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                col = indent;
+                line_start = true;
+            }
+            if !line_start {
+                out.push(' ');
+                col += 1;
+            }
+            out.push_str(word);
+            col += len;
+            line_start = false;
+        }
+        out
+    }
+}
+
+/// Characters a terminal shows: SGR sequences (`ESC [ ... m`) take no room.
+fn visible_len(s: &str) -> usize {
+    let mut len = 0;
+    let mut in_escape = false;
+    for c in s.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => len += 1,
+        }
+    }
+    len
+}
+
+/// Shortens `s` to `max` characters with an ellipsis.
+fn fit(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// Replaces control characters (terminal escapes included) from capture data.
 fn clean(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
@@ -49,24 +157,35 @@ fn tls_summary(a: &Attempt) -> String {
     format!("{version}, {issuer}{alert}")
 }
 
-fn write_finding<W: Write>(out: &mut W, f: &Finding) -> io::Result<()> {
-    writeln!(out, "  [{}] {}: {}", f.severity.as_str(), f.code, clean(&f.title))?;
-    writeln!(out, "    {}", clean(&f.detail))?;
-    writeln!(out, "    Fix: {}", clean(&f.remediation))?;
+fn write_finding<W: Write>(out: &mut W, f: &Finding, st: &Style) -> io::Result<()> {
+    let head = format!("  {} {}: ", st.severity(f.severity), f.code);
+    writeln!(out, "{}", st.wrap(&head, &clean(&f.title), 4))?;
+    writeln!(out, "{}", st.wrap("    ", &clean(&f.detail), 4))?;
+    writeln!(out, "{}", st.wrap("    Fix: ", &clean(&f.remediation), 4))?;
     if !f.frames.is_empty() {
         let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
-        writeln!(out, "    Frames: {}", frames.join(", "))?;
+        writeln!(out, "{}", st.wrap("    Frames: ", &frames.join(", "), 4))?;
     }
     if let Some(filter) = &f.wireshark_filter {
+        // Never wrapped: it is meant to be copied whole.
         writeln!(out, "    Wireshark: {}", clean(filter))?;
     }
     Ok(())
 }
 
+/// The report with the default style (no colour, no width limit).
 pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
-    writeln!(out, "== {} ==", clean(&r.file))?;
+    write_styled(out, r, &Style::default())
+}
+
+pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        st.paint(Paint::Heading, &format!("== {} ==", clean(&r.file)))
+    )?;
     if let Some(error) = &r.error {
-        writeln!(out, "ERROR  {}", clean(error))?;
+        writeln!(out, "{}  {}", st.paint(Paint::Bad, "ERROR"), clean(error))?;
         return writeln!(out);
     }
     let status = match r.verdict.status {
@@ -74,7 +193,16 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
         VerdictStatus::Problems => "PROBLEMS",
         VerdictStatus::Inconclusive => "INCONCLUSIVE",
     };
-    writeln!(out, "Verdict: {status}: {}", clean(&r.verdict.summary))?;
+    let status = match r.verdict.status {
+        VerdictStatus::Healthy => st.paint(Paint::Good, status),
+        VerdictStatus::Problems => st.paint(Paint::Bad, status),
+        VerdictStatus::Inconclusive => st.paint(Paint::Warn, status),
+    };
+    writeln!(
+        out,
+        "{}",
+        st.wrap(&format!("Verdict: {status}: "), &clean(&r.verdict.summary), 9)
+    )?;
     let c = &r.capture;
     writeln!(
         out,
@@ -97,7 +225,7 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
     let w = &c.windows;
     let windows_facts = w.copies_folded > 0 || w.dropped_frames > 0 || c.connections_already_open > 0;
     if !c.warnings.is_empty() || !quality.is_empty() || windows_facts {
-        writeln!(out, "\nCapture quality")?;
+        writeln!(out, "\n{}", st.paint(Paint::Heading, "Capture quality"))?;
         if let Some(application) = &c.application {
             writeln!(out, "  written by: {}", clean(application))?;
         }
@@ -135,34 +263,32 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
             )?;
         }
         for warning in &c.warnings {
-            writeln!(out, "  warning: {}", clean(warning))?;
+            writeln!(out, "{}", st.wrap("  warning: ", &clean(warning), 4))?;
         }
         for f in &quality {
-            write_finding(out, f)?;
+            write_finding(out, f, st)?;
         }
         writeln!(out)?;
     } else {
         writeln!(out)?;
     }
     if !problems.is_empty() {
-        writeln!(out, "Findings")?;
+        writeln!(out, "{}", st.paint(Paint::Heading, "Findings"))?;
         for f in &problems {
-            write_finding(out, f)?;
+            write_finding(out, f, st)?;
         }
         writeln!(out)?;
     }
     let failed: Vec<&Attempt> = r.attempts.iter().filter(|a| a.outcome.failed()).collect();
     if !failed.is_empty() {
-        writeln!(out, "Failed attempts")?;
+        writeln!(out, "{}", st.paint(Paint::Heading, "Failed attempts"))?;
         for a in &failed {
+            let head = format!("  #{} {} -> {}: ", a.id, a.client, destination(a));
+            let outcome = st.outcome(a.outcome, a.outcome.as_str());
             writeln!(
                 out,
-                "  #{} {} -> {}: {} ({})",
-                a.id,
-                a.client,
-                destination(a),
-                a.outcome.as_str(),
-                clean(&a.detail)
+                "{}",
+                st.wrap(&format!("{head}{outcome} "), &format!("({})", clean(&a.detail)), 5)
             )?;
             let frames: Vec<String> = a.frames.iter().map(u64::to_string).collect();
             writeln!(
@@ -175,7 +301,7 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
         writeln!(out)?;
     }
     if !r.attempts.is_empty() {
-        writeln!(out, "All attempts")?;
+        writeln!(out, "{}", st.paint(Paint::Heading, "All attempts"))?;
         let rows: Vec<[String; 9]> = r
             .attempts
             .iter()
@@ -210,19 +336,37 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
                 *w = (*w).max(cell.chars().count());
             }
         }
-        let line = |cells: &[String]| -> String {
+        // On a narrow terminal the two wide columns (destination, TLS) give up
+        // room first, down to a floor that keeps them recognisable.
+        const DESTINATION: usize = 3;
+        const TLS: usize = 8;
+        if let Some(width) = st.width {
+            let total = |w: &[usize; 9]| 2 + w.iter().sum::<usize>() + 2 * (w.len() - 1);
+            for (column, floor) in [(TLS, 12), (DESTINATION, 30)] {
+                let excess = total(&widths).saturating_sub(width);
+                widths[column] = widths[column].saturating_sub(excess).max(floor.min(widths[column]));
+            }
+        }
+        let line = |cells: &[String], outcome: Option<Outcome>| -> String {
             cells
                 .iter()
                 .zip(widths)
-                .map(|(c, w)| format!("{c:<w$}"))
+                .enumerate()
+                .map(|(i, (c, w))| {
+                    let padded = format!("{:<w$}", fit(c, w));
+                    match outcome {
+                        Some(o) if i == 4 => st.outcome(o, &padded),
+                        _ => padded,
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("  ")
                 .trim_end()
                 .to_string()
         };
-        writeln!(out, "  {}", line(&header.map(str::to_string)))?;
-        for row in &rows {
-            writeln!(out, "  {}", line(row))?;
+        writeln!(out, "  {}", line(&header.map(str::to_string), None))?;
+        for (row, a) in rows.iter().zip(&r.attempts) {
+            writeln!(out, "  {}", line(row, Some(a.outcome)))?;
         }
         writeln!(out)?;
     }
@@ -232,6 +376,33 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapping_keeps_words_and_indents() {
+        let st = Style {
+            color: false,
+            width: Some(30),
+        };
+        let wrapped = st.wrap("    Fix: ", "allow outbound TCP port 443 to the destination please", 4);
+        assert!(wrapped.lines().all(|l| l.chars().count() <= 30), "{wrapped}");
+        assert!(wrapped.lines().skip(1).all(|l| l.starts_with("    ")));
+        assert_eq!(wrapped.split_whitespace().count(), 10);
+        assert_eq!(Style::default().wrap("a: ", "b c", 2), "a: b c");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let plain = Style::default();
+        assert_eq!(plain.severity(Severity::Error), "[error]");
+        let coloured = Style {
+            color: true,
+            width: None,
+        };
+        assert_eq!(coloured.severity(Severity::Error), "\x1b[1;31m[error]\x1b[0m");
+        assert_eq!(visible_len(&coloured.severity(Severity::Error)), 7);
+    }
 
     #[test]
     fn control_characters_are_neutralised() {
