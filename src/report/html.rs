@@ -57,7 +57,7 @@ const CSS: &str = r#"
 --note:#0b57a0;--note-bg:#e4effb;--muted:#5f6368;--line:#d7dbe0;--code-bg:#f3f4f6}
 *{box-sizing:border-box}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;
-margin:0 auto;max-width:1200px;padding:24px}
+margin:0 auto;max-width:1400px;padding:24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;padding-bottom:4px;border-bottom:1px solid var(--line)}
 h3{font-size:15px;margin:0 0 6px}
 .meta{color:var(--muted);margin:0 0 12px;word-break:break-all}
@@ -91,6 +91,10 @@ th{background:#f6f8fa;position:sticky;top:0}
 table.sortable th{cursor:pointer;user-select:none;white-space:nowrap}
 table.sortable th[aria-sort=ascending]::after{content:" \25B2"}table.sortable th[aria-sort=descending]::after{content:" \25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+.sub{color:var(--muted);font-size:12px}
+td.dest{min-width:11em;word-break:break-word}td.tls{min-width:9em;word-break:break-word}
+td.what{min-width:16em;word-break:break-word}td.what code{font-size:11.5px}
+tr.not-seen td{color:var(--muted);padding-top:1px;padding-bottom:1px}
 .scroll{overflow-x:auto}
 tr:target{background:#fff8c5}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}
@@ -141,6 +145,8 @@ const SCRIPT: &str = r#"
       else{select();}
     });
   });
+  // Tests read this from the DOM: the script ran to its end.
+  document.documentElement.setAttribute('data-capdoc','ready');
 })();
 "#;
 
@@ -220,7 +226,18 @@ fn tls_text(a: &Attempt) -> String {
         parts.push(format!("SNI {sni}"));
     }
     match (&tls.issuer, tls.version) {
-        (Some(issuer), _) => parts.push(format!("issuer {issuer}")),
+        // The common name says enough in a table cell; the whole DN is in the cell's title.
+        (Some(issuer), _) => parts.push(format!(
+            "issuer {}",
+            issuer
+                .rsplit("CN=")
+                .next()
+                .unwrap_or(issuer)
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+        )),
         (None, Some("TLS 1.3")) => parts.push("certificate not visible (TLS 1.3)".into()),
         _ => {}
     }
@@ -337,11 +354,16 @@ fn write_endpoints<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
         "<div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>status</th><th>pattern</th><th>port</th>\
          <th>purpose</th><th>requirement</th><th>attempts</th></tr></thead><tbody>"
     )?;
-    for e in &r.endpoints {
+    for e in r.endpoints_by_status() {
         let (word, class) = coverage_word(e.status);
+        let row = if e.status == Coverage::NotSeen {
+            " class=\"not-seen\""
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "<tr><td data-sort=\"{word}\"><span class=\"pill {class}\">{word}</span></td><td><code>{}</code></td>\
+            "<tr{row}><td data-sort=\"{word}\"><span class=\"pill {class}\">{word}</span></td><td><code>{}</code></td>\
              <td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&e.pattern),
             e.port,
@@ -363,32 +385,37 @@ fn write_attempts<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
         out,
         "<p class=\"meta\">Click a column heading to sort. Times are UTC.</p>\
          <div class=\"scroll\"><table class=\"sortable\" id=\"attempts-table\"><thead><tr><th>id</th>\
-         <th>time</th><th>client</th><th>destination</th><th>required</th><th>outcome</th><th>state</th>\
-         <th>SYN rtx</th><th>HTTP</th><th>TLS</th><th>what happened</th><th>frames</th><th>filter</th></tr>\
-         </thead><tbody>"
+         <th>time, client</th><th>destination</th><th>required</th><th>outcome</th><th>state</th>\
+         <th>SYN rtx</th><th>HTTP</th><th>TLS</th><th>what happened, evidence</th></tr></thead><tbody>"
     )?;
     for a in &r.attempts {
         let required = match &a.required {
-            Some(req) => format!("{} ({}:{})", req.purpose, req.pattern, req.port),
+            Some(req) => format!(
+                "{}<br><span class=\"sub\">{}:{}</span>",
+                esc(&req.purpose),
+                esc(&req.pattern),
+                req.port
+            ),
             None => "not required".to_string(),
         };
         let frames: Vec<String> = a.frames.iter().map(u64::to_string).collect();
         writeln!(
             out,
             "<tr id=\"attempt-{id}\"><td class=\"num\" data-sort=\"{id}\">{id}</td>\
-             <td class=\"mono\" data-sort=\"{}\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td>\
-             <td data-sort=\"{outcome}\"><span class=\"pill {}\">{outcome}</span></td><td>{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td>\
-             <td><code>{}</code></td></tr>",
+             <td class=\"mono\" data-sort=\"{}\">{}<br><span class=\"sub\">{}</span></td><td class=\"dest\">{}</td>\
+             <td>{}</td><td data-sort=\"{outcome}\"><span class=\"pill {}\">{outcome}</span></td><td>{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"tls\" title=\"{}\">{}</td>\
+             <td class=\"what\">{}<br><span class=\"sub\">frames {}</span><br><code>{}</code></td></tr>",
             a.start_nanos,
             esc(a.start.get(11..26).unwrap_or(&a.start)),
             esc(&a.client),
             esc(&a.destination_label()),
-            esc(&required),
+            required,
             outcome_class(a.outcome),
             esc(a.conn_state),
             a.syn_retransmits,
             a.http_status.map(|s| s.to_string()).unwrap_or_default(),
+            esc(a.tls.as_ref().and_then(|t| t.issuer.as_deref()).unwrap_or("")),
             esc(&tls_text(a)),
             esc(&a.detail),
             esc(&frames.join(", ")),

@@ -117,7 +117,7 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
     writeln!(out, "### Required URLs\n")?;
     writeln!(out, "| status | pattern | port | purpose | attempts |")?;
     writeln!(out, "|---|---|---:|---|---|")?;
-    for e in &r.endpoints {
+    for e in r.endpoints_by_status() {
         let ids: Vec<String> = e.attempts.iter().map(|id| format!("#{id}")).collect();
         writeln!(
             out,

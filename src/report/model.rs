@@ -23,6 +23,17 @@ pub struct CaptureReport {
     pub dns: Vec<DnsLookup>,
 }
 
+impl CaptureReport {
+    /// The required-URL rows, failed first, then reached, then not seen; the
+    /// table's order within each. What renderers for people show.
+    pub fn endpoints_by_status(&self) -> Vec<&EndpointCoverage> {
+        [Coverage::Failed, Coverage::Reached, Coverage::NotSeen]
+            .iter()
+            .flat_map(|status| self.endpoints.iter().filter(move |e| e.status == *status))
+            .collect()
+    }
+}
+
 /// One name lookup (capdoc extension).
 #[derive(Clone, Debug, Serialize)]
 pub struct DnsLookup {

@@ -173,6 +173,45 @@ fn write_finding<W: Write>(out: &mut W, f: &Finding, st: &Style) -> io::Result<(
     Ok(())
 }
 
+/// The required-URL rows the capture says something about (failed first), and
+/// how many it says nothing about; `capdoc urls` lists the whole table.
+fn write_endpoints<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io::Result<()> {
+    let seen: Vec<&EndpointCoverage> = r
+        .endpoints_by_status()
+        .into_iter()
+        .filter(|e| e.status != Coverage::NotSeen)
+        .collect();
+    if seen.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{}", st.paint(Paint::Heading, "Required URLs"))?;
+    let width = seen
+        .iter()
+        .map(|e| format!("{}:{}", e.pattern, e.port).chars().count())
+        .max()
+        .unwrap_or(0);
+    for e in &seen {
+        let (word, paint) = match e.status {
+            Coverage::Failed => ("failed ", Paint::Bad),
+            _ => ("reached", Paint::Good),
+        };
+        let ids: Vec<String> = e.attempts.iter().map(|id| format!("#{id}")).collect();
+        writeln!(
+            out,
+            "  {}  {:<width$}  {} ({})",
+            st.paint(paint, word),
+            clean(&format!("{}:{}", e.pattern, e.port)),
+            clean(&e.purpose),
+            ids.join(" ")
+        )?;
+    }
+    let not_seen = r.endpoints.len() - seen.len();
+    if not_seen > 0 {
+        writeln!(out, "  {not_seen} more rows of the table were not seen in this capture")?;
+    }
+    writeln!(out)
+}
+
 /// The report with the default style (no colour, no width limit).
 pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
     write_styled(out, r, &Style::default())
@@ -279,6 +318,7 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
         }
         writeln!(out)?;
     }
+    write_endpoints(out, r, st)?;
     let failed: Vec<&Attempt> = r.attempts.iter().filter(|a| a.outcome.failed()).collect();
     if !failed.is_empty() {
         writeln!(out, "{}", st.paint(Paint::Heading, "Failed attempts"))?;
