@@ -48,9 +48,9 @@ pub struct DiffCounts {
 pub enum EndpointChangeKind {
     /// Now reached, and not before.
     Improved,
-    /// Reached before and not now, or failing where it was not tried before.
+    /// Failing now, and not before (reached or not tried).
     Regressed,
-    /// Any other move (failed to not seen, a row only one table has).
+    /// Any other move (reached or failed to not seen, a row only one table has).
     Changed,
     Unchanged,
 }
@@ -119,19 +119,12 @@ fn side(r: &CaptureReport) -> Side {
     }
 }
 
-fn rank(c: Coverage) -> u8 {
-    match c {
-        Coverage::Failed => 0,
-        Coverage::NotSeen => 1,
-        Coverage::Reached => 2,
-    }
-}
-
 fn endpoint_change(before: Option<Coverage>, after: Option<Coverage>) -> EndpointChangeKind {
     match (before, after) {
         (Some(b), Some(a)) if a == b => EndpointChangeKind::Unchanged,
-        (Some(b), Some(Coverage::Reached)) if b != Coverage::Reached => EndpointChangeKind::Improved,
-        (Some(b), Some(a)) if rank(a) < rank(b) => EndpointChangeKind::Regressed,
+        (Some(_), Some(Coverage::Reached)) => EndpointChangeKind::Improved,
+        // Not being tried (not seen) says less than failing: only a new failure is a regression.
+        (Some(_), Some(Coverage::Failed)) => EndpointChangeKind::Regressed,
         _ => EndpointChangeKind::Changed,
     }
 }
