@@ -296,7 +296,9 @@ fn terminal_width(stream: &impl IsTerminal) -> Option<usize> {
     if !stream.is_terminal() {
         return None;
     }
-    terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
+    terminal_size::terminal_size()
+        .map(|(w, _)| usize::from(w.0))
+        .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
 }
 
 fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {

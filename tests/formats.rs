@@ -315,3 +315,28 @@ fn colour_only_when_asked() {
     };
     assert_eq!(strip(&coloured), plain, "colour changes nothing but colour");
 }
+
+#[test]
+fn text_fits_a_narrow_terminal() {
+    use capdoc::report::text::{write_styled, Style};
+    for capture in common::own_captures() {
+        let report = capdoc::analyze::analyze_path(&capture, "c", &capdoc::analyze::Options::default());
+        let mut out = Vec::new();
+        let style = Style {
+            color: false,
+            width: Some(100),
+        };
+        write_styled(&mut out, &report, &style).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in text.lines() {
+            // Display filters are never cut or wrapped: they are meant to be copied whole.
+            let copyable = line.contains("Wireshark: ") || line.contains("filter: ");
+            assert!(
+                copyable || line.chars().count() <= 100,
+                "{}: {} columns: {line}",
+                common::short(&capture),
+                line.chars().count()
+            );
+        }
+    }
+}

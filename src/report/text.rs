@@ -67,22 +67,20 @@ impl Style {
         };
         let mut out = String::from(first);
         let mut col = visible_len(first);
-        let mut line_start = true;
-        for word in text.split(' ') {
-            let len = word.chars().count();
-            if !line_start && col + 1 + len > width {
+        for (i, word) in text.split(' ').enumerate() {
+            let len = visible_len(word);
+            let gap = usize::from(i > 0);
+            // Break before a word that does not fit, unless the line holds only the indent.
+            if col + gap + len > width && col > indent {
                 out.push('\n');
                 out.push_str(&" ".repeat(indent));
                 col = indent;
-                line_start = true;
-            }
-            if !line_start {
+            } else if gap == 1 {
                 out.push(' ');
                 col += 1;
             }
             out.push_str(word);
             col += len;
-            line_start = false;
         }
         out
     }
@@ -243,9 +241,8 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
         st.wrap(&format!("Verdict: {status}: "), &clean(&r.verdict.summary), 9)
     )?;
     let c = &r.capture;
-    writeln!(
-        out,
-        "Capture: {}{}, {} ({}), {} packets, {} bytes, {} to {}",
+    let facts = format!(
+        "{}{}, {} ({}), {} packets, {} bytes, {} to {}",
         c.format.unwrap_or("?"),
         c.compressed.map(|z| format!(" ({z})")).unwrap_or_default(),
         c.link_types.join("/"),
@@ -257,7 +254,8 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
         c.bytes,
         c.start.as_deref().unwrap_or("?"),
         c.end.as_deref().unwrap_or("?"),
-    )?;
+    );
+    writeln!(out, "{}", st.wrap("Capture: ", &facts, 9))?;
     // Capture quality first: it says how far the rest can be trusted.
     let (quality, problems): (Vec<&Finding>, Vec<&Finding>) =
         r.findings.iter().partition(|f| f.code.starts_with("capture-"));
@@ -266,10 +264,10 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
     if !c.warnings.is_empty() || !quality.is_empty() || windows_facts {
         writeln!(out, "\n{}", st.paint(Paint::Heading, "Capture quality"))?;
         if let Some(application) = &c.application {
-            writeln!(out, "  written by: {}", clean(application))?;
+            writeln!(out, "{}", st.wrap("  written by: ", &clean(application), 4))?;
         }
         if let Some(os) = &c.os {
-            writeln!(out, "  captured on: {}", clean(os))?;
+            writeln!(out, "{}", st.wrap("  captured on: ", &clean(os), 4))?;
         }
         if c.interfaces.len() > 1 {
             let names: Vec<String> = c
@@ -277,22 +275,22 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
                 .iter()
                 .map(|i| format!("{} ({})", i.name.as_deref().unwrap_or("unnamed"), i.link_type))
                 .collect();
-            writeln!(out, "  interfaces: {}", clean(&names.join(", ")))?;
+            writeln!(out, "{}", st.wrap("  interfaces: ", &clean(&names.join(", ")), 4))?;
         }
         if c.connections_already_open > 0 {
-            writeln!(
-                out,
-                "  {} TCP connections were already open when the capture started (their SYN is not in it)",
+            let line = format!(
+                "{} TCP connections were already open when the capture started (their SYN is not in it)",
                 c.connections_already_open
-            )?;
+            );
+            writeln!(out, "{}", st.wrap("  ", &line, 4))?;
         }
         if w.copies_folded > 0 {
-            writeln!(
-                out,
-                "  {} copies of packets logged at several stack components were counted once (counted on: {})",
+            let line = format!(
+                "{} copies of packets logged at several stack components were counted once (counted on: {})",
                 w.copies_folded,
                 clean(&w.counted_on.join(", "))
-            )?;
+            );
+            writeln!(out, "{}", st.wrap("  ", &line, 4))?;
         }
         if w.dropped_frames > 0 {
             writeln!(
@@ -323,13 +321,15 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
     if !failed.is_empty() {
         writeln!(out, "{}", st.paint(Paint::Heading, "Failed attempts"))?;
         for a in &failed {
-            let head = format!("  #{} {} -> {}: ", a.id, a.client, destination(a));
             let outcome = st.outcome(a.outcome, a.outcome.as_str());
-            writeln!(
-                out,
-                "{}",
-                st.wrap(&format!("{head}{outcome} "), &format!("({})", clean(&a.detail)), 5)
-            )?;
+            let line = format!(
+                "#{} {} -> {}: {outcome} ({})",
+                a.id,
+                a.client,
+                destination(a),
+                clean(&a.detail)
+            );
+            writeln!(out, "{}", st.wrap("  ", &line, 5))?;
             let frames: Vec<String> = a.frames.iter().map(u64::to_string).collect();
             writeln!(
                 out,
@@ -380,11 +380,34 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
         // room first, down to a floor that keeps them recognisable.
         const DESTINATION: usize = 3;
         const TLS: usize = 8;
+        // Still too wide: the client (usually the same host on every row), then the
+        // connection state, are left out.
+        const CLIENT: usize = 2;
+        const STATE: usize = 5;
+        let mut shown = [true; 9];
+        let natural = widths;
         if let Some(width) = st.width {
-            let total = |w: &[usize; 9]| 2 + w.iter().sum::<usize>() + 2 * (w.len() - 1);
+            let total = |w: &[usize; 9], shown: &[bool; 9]| {
+                let columns = w.iter().zip(shown).filter(|(_, s)| **s);
+                2 + columns.clone().map(|(w, _)| w).sum::<usize>() + 2 * (columns.count() - 1)
+            };
             for (column, floor) in [(TLS, 12), (DESTINATION, 30)] {
-                let excess = total(&widths).saturating_sub(width);
+                let excess = total(&widths, &shown).saturating_sub(width);
                 widths[column] = widths[column].saturating_sub(excess).max(floor.min(widths[column]));
+            }
+            for column in [CLIENT, STATE] {
+                if total(&widths, &shown) > width {
+                    shown[column] = false;
+                }
+            }
+            for (column, floor) in [(TLS, 6), (DESTINATION, 16)] {
+                let excess = total(&widths, &shown).saturating_sub(width);
+                widths[column] = widths[column].saturating_sub(excess).max(floor.min(widths[column]));
+            }
+            // Room freed by a hidden column goes back to the shortened ones.
+            for column in [DESTINATION, TLS] {
+                let slack = width.saturating_sub(total(&widths, &shown));
+                widths[column] = natural[column].min(widths[column] + slack);
             }
         }
         let line = |cells: &[String], outcome: Option<Outcome>| -> String {
@@ -392,6 +415,7 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
                 .iter()
                 .zip(widths)
                 .enumerate()
+                .filter(|(i, _)| shown[*i])
                 .map(|(i, (c, w))| {
                     let padded = format!("{:<w$}", fit(c, w));
                     match outcome {
