@@ -904,14 +904,15 @@ fn write_endpoint_change<W: Write>(out: &mut W, e: &EndpointChange) -> io::Resul
         }
         None => "not in table".to_string(),
     };
-    let class = match e.change.as_str() {
-        "improved" => "st-reached",
-        "regressed" => "st-failed",
-        _ => "st-not_seen",
+    let (class, row) = match e.change.as_str() {
+        "improved" => ("st-reached", ""),
+        "regressed" => ("st-failed", ""),
+        "changed" => ("st-not_seen", ""),
+        _ => ("", " class=\"not-seen\""),
     };
     writeln!(
         out,
-        "<tr><td><span class=\"pill {class}\">{}</span></td><td><code>{}</code></td><td class=\"num\">{}</td>\
+        "<tr{row}><td><span class=\"pill {class}\">{}</span></td><td><code>{}</code></td><td class=\"num\">{}</td>\
          <td>{}</td><td>{}</td><td>{}</td></tr>",
         e.change.as_str(),
         esc(&e.pattern),
