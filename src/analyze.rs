@@ -36,6 +36,9 @@ pub struct Options {
     pub flow_limits: FlowLimits,
     /// Read files on a second thread (same results; faster on large files).
     pub read_ahead: bool,
+    /// Only frames with `from <= timestamp <= to` (Unix nanoseconds) are analysed
+    /// (`--since`/`--until`); frame numbers stay those of the whole file.
+    pub window: Option<(i64, i64)>,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
             limits: Limits::default(),
             flow_limits: FlowLimits::default(),
             read_ahead: true,
+            window: None,
         }
     }
 }
@@ -121,6 +125,12 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
     let mut dhcp_wpad = Vec::new();
     let mut protocols: Vec<Protocols> = Vec::new();
     while let Some(frame) = reader.next_frame() {
+        if opts
+            .window
+            .is_some_and(|(from, to)| frame.ts_nanos < from || frame.ts_nanos > to)
+        {
+            continue;
+        }
         let at = FrameRef {
             number: frame.number,
             ts: frame.ts_nanos,

@@ -3,10 +3,12 @@
 //!
 //! The modules follow a packet: [`capture`] (files to frames) → [`decode`]
 //! (frames to IP/TCP/UDP views) → [`flow`] (TCP connections) → [`diagnose`]
-//! (attempts, outcomes, findings) → [`report`] (text, JSON).
+//! (attempts, outcomes, findings) → [`report`] (text, JSON, HTML, Markdown).
+//! [`batch`] runs many captures at once.
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod batch;
 pub mod capture;
 pub mod decode;
 pub mod diagnose;

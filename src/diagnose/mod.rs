@@ -2,6 +2,7 @@
 //! a verdict.
 
 mod attempts;
+pub mod catalog;
 mod findings;
 pub mod time;
 
@@ -70,7 +71,12 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
         table: &opts.table,
         ca_set: &opts.ca_set,
         proxies: &proxies,
-        capture_end: pass.info.capture_end().unwrap_or(0),
+        // With --until, the end of the window is where the capture stops recording for us:
+        // a SYN just before it may have been answered just after.
+        capture_end: match opts.window {
+            Some((_, to)) => pass.info.capture_end().unwrap_or(0).min(to),
+            None => pass.info.capture_end().unwrap_or(0),
+        },
         interfaces: &pass.info.interfaces,
     };
     let mut attempts: Vec<Attempt> = Vec::new();
@@ -85,7 +91,19 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
             attempts.push(a);
         }
     }
-    let capture = capture_facts(&pass);
+    let mut capture = capture_facts(&pass);
+    if let Some((from, to)) = opts.window {
+        let bound = |t: i64, open: &str| match t {
+            i64::MIN | i64::MAX => open.to_string(),
+            t => time::rfc3339(t),
+        };
+        capture.warnings.push(format!(
+            "only frames from {} to {} were analysed (--since/--until); the packet counts, start and end describe \
+             the whole file",
+            bound(from, "the start"),
+            bound(to, "the end")
+        ));
+    }
     let endpoints = coverage(&opts.table, &attempts);
     let findings = findings::findings(&capture, &pass, &attempts, &endpoints, opts);
     let verdict = verdict(&attempts, &findings);
@@ -374,5 +392,16 @@ fn connection_summary(conn: &Connection) -> ConnectionSummary {
         client_packets: conn.packets[0],
         server_packets: conn.packets[1],
         duration_ms: ms(conn.last_ts.saturating_sub(conn.first.ts)),
+        timing: ConnectionTiming {
+            start: conn.first.ts,
+            end: conn.last_ts,
+            syns: conn.syns.iter().map(|f| f.ts).collect(),
+            syn_ack: conn.syn_ack.map(|f| f.ts),
+            reset: conn.reset.map(|r| r.frame.ts),
+            icmp: conn.icmp.map(|i| i.frame.ts),
+            local_drop: conn.local_drop.map(|d| d.frame.ts),
+            client_data: conn.first_data[0].map(|f| f.ts),
+            server_data: conn.first_data[1].map(|f| f.ts),
+        },
     }
 }

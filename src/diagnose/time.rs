@@ -21,6 +21,19 @@ pub fn rfc3339(nanos: i64) -> String {
     )
 }
 
+/// Parses an RFC 3339 date and time (`2024-05-01T12:14:08Z`, `2024-05-01T14:14:08.5+02:00`;
+/// a space may stand for the `T`) into Unix nanoseconds, for `--since`/`--until`.
+pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
+    let normalised = match s.as_bytes().get(10) {
+        Some(b' ') => format!("{}T{}", &s[..10], &s[11..]),
+        _ => s.to_string(),
+    };
+    let t = OffsetDateTime::parse(&normalised, &time::format_description::well_known::Rfc3339).map_err(|e| {
+        format!("'{s}' is not an RFC 3339 date and time with an offset, like 2024-05-01T12:14:08Z ({e})")
+    })?;
+    i64::try_from(t.unix_timestamp_nanos()).map_err(|_| format!("'{s}' is outside the years 1677-2262"))
+}
+
 /// A duration for people: `850 ms`, `3.0 s`, `2 min 5 s`.
 pub fn span(nanos: i64) -> String {
     let ms = nanos.max(0) / 1_000_000;
@@ -45,5 +58,15 @@ mod tests {
         assert_eq!(span(850_000_000), "850 ms");
         assert_eq!(span(3_049_000_000), "3.0 s");
         assert_eq!(span(125_000_000_000), "2 min 5 s");
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20.123456789Z"),
+            Ok(1_700_000_000_123_456_789)
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14 23:13:20+01:00"),
+            Ok(1_700_000_000_000_000_000)
+        );
+        assert!(parse_rfc3339("22:13:20").is_err());
+        assert!(parse_rfc3339("2023-11-14T22:13:20").is_err(), "an offset is required");
     }
 }

@@ -23,6 +23,17 @@ pub struct CaptureReport {
     pub dns: Vec<DnsLookup>,
 }
 
+impl CaptureReport {
+    /// The required-URL rows, failed first, then reached, then not seen; the
+    /// table's order within each. What renderers for people show.
+    pub fn endpoints_by_status(&self) -> Vec<&EndpointCoverage> {
+        [Coverage::Failed, Coverage::Reached, Coverage::NotSeen]
+            .iter()
+            .flat_map(|status| self.endpoints.iter().filter(move |e| e.status == *status))
+            .collect()
+    }
+}
+
 /// One name lookup (capdoc extension).
 #[derive(Clone, Debug, Serialize)]
 pub struct DnsLookup {
@@ -353,6 +364,26 @@ pub struct ConnectionSummary {
     pub client_packets: u64,
     pub server_packets: u64,
     pub duration_ms: f64,
+    /// When things happened, for timelines (not in the JSON: `start`, `connect_ms`
+    /// and `duration_ms` carry the same facts there).
+    #[serde(skip)]
+    pub timing: ConnectionTiming,
+}
+
+/// Unix nanoseconds of the events of one connection.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionTiming {
+    pub start: i64,
+    pub end: i64,
+    /// The client's SYNs, the first one first.
+    pub syns: Vec<i64>,
+    pub syn_ack: Option<i64>,
+    pub reset: Option<i64>,
+    pub icmp: Option<i64>,
+    pub local_drop: Option<i64>,
+    /// The first payload of the client (the request, a ClientHello) and of the server (the answer).
+    pub client_data: Option<i64>,
+    pub server_data: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -95,3 +95,23 @@ pub fn short(path: &Path) -> String {
         None => s,
     }
 }
+
+/// Debian's chromium, for the HTML tests, or None (after `skip`).
+pub fn chromium() -> Option<PathBuf> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file());
+    if found.is_none() {
+        skip("chromium (apt-get install chromium)");
+    }
+    found
+}
+
+/// A fresh, empty temporary folder for one test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("capdoc-{tag}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
