@@ -34,7 +34,8 @@ pub struct Options {
     pub proxies: Vec<SocketAddr>,
     pub limits: Limits,
     pub flow_limits: FlowLimits,
-    /// Read files on a second thread (same results; faster on large files).
+    /// Read files on a second thread (same results). Off by default: on the
+    /// reference machine it cost more than it saved (README, Performance).
     pub read_ahead: bool,
     /// Only frames with `from <= timestamp <= to` (Unix nanoseconds) are analysed
     /// (`--since`/`--until`); frame numbers stay those of the whole file.
@@ -52,7 +53,7 @@ impl Default for Options {
             service_tags: ServiceTags::default(),
             limits: Limits::default(),
             flow_limits: FlowLimits::default(),
-            read_ahead: true,
+            read_ahead: false,
             window: None,
         }
     }

@@ -110,10 +110,10 @@ struct AnalysisArgs {
     /// Analyse only frames at or before this time (RFC 3339, like --since).
     #[arg(long, value_name = "TIME", value_parser = time::parse_rfc3339)]
     until: Option<i64>,
-    /// Read each capture on the thread that analyses it (by default a second
-    /// thread reads ahead; the results are the same).
+    /// Read (and decompress) each capture on a second thread, ahead of the analysis.
+    /// The results are the same; whether it is faster depends on the machine (README, Performance).
     #[arg(long)]
-    no_read_thread: bool,
+    read_thread: bool,
 }
 
 #[derive(clap::Args)]
@@ -272,7 +272,7 @@ fn options(args: &AnalysisArgs) -> io::Result<Options> {
         detect_cloud: args.urls.is_none() && args.cloud.is_none(),
         ca_set,
         proxies: args.proxy.clone(),
-        read_ahead: !args.no_read_thread,
+        read_ahead: args.read_thread,
         window,
         ..Options::default()
     })

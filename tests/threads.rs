@@ -1,0 +1,67 @@
+//! The read-ahead thread and parallel batches change how fast a report comes,
+//! never what it says: every capture (ours and the public ones) gives the same
+//! JSON read on one thread, with the read-ahead thread, and in a parallel batch.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{capdoc, own_captures, public_captures};
+
+fn json_lines(args: &[&str], files: &[PathBuf]) -> Vec<String> {
+    let mut all: Vec<&str> = vec!["analyze", "--format", "jsonl", "--quiet"];
+    all.extend_from_slice(args);
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    all.extend(names.iter().map(String::as_str));
+    let out = capdoc(&all);
+    assert!(out.status.code().is_some_and(|c| c <= 2), "capdoc ran: {out:?}");
+    String::from_utf8(out.stdout).expect("UTF-8").lines().map(str::to_string).collect()
+}
+
+#[test]
+fn threads_do_not_change_any_report() {
+    let mut files = own_captures();
+    files.extend(public_captures());
+    assert!(files.len() >= 30, "captures found: {}", files.len());
+    let single = json_lines(&["--jobs", "1"], &files);
+    let read_ahead = json_lines(&["--jobs", "1", "--read-thread"], &files);
+    let parallel = json_lines(&["--jobs", "2"], &files);
+    assert_eq!(single.len(), files.len(), "one line per capture");
+    for (i, file) in files.iter().enumerate() {
+        assert_eq!(single[i], read_ahead[i], "read-ahead differs on {}", file.display());
+        assert_eq!(single[i], parallel[i], "parallel batch differs on {}", file.display());
+    }
+}
+
+/// A bundled capture's records repeated (times shifted) past several 1 MiB
+/// read-ahead chunks, so records straddle chunk boundaries at many offsets.
+#[test]
+fn read_ahead_across_chunk_boundaries() {
+    let source = common::project_dir().join("captures/proxy-connect-ok.eth.pcap");
+    let file = std::fs::read(&source).expect("bundled capture");
+    let (header, records) = file.split_at(24);
+    let mut big = header.to_vec();
+    for round in 0u32..400 {
+        let mut rest = records;
+        while rest.len() >= 16 {
+            let caplen = u32::from_le_bytes(rest[8..12].try_into().expect("4 bytes")) as usize;
+            let (record, tail) = rest.split_at(16 + caplen);
+            let secs = u32::from_le_bytes(record[..4].try_into().expect("4 bytes")) + round * 100;
+            big.extend_from_slice(&secs.to_le_bytes());
+            big.extend_from_slice(&record[4..]);
+            rest = tail;
+        }
+        if big.len() > 5 << 20 {
+            break;
+        }
+    }
+    assert!(big.len() > 3 << 20, "several chunks: {} bytes", big.len());
+    let dir = common::temp_dir("read-ahead");
+    let path = dir.join("repeated.pcap");
+    std::fs::write(&path, &big).expect("written");
+    let direct = json_lines(&[], std::slice::from_ref(&path));
+    let ahead = json_lines(&["--read-thread"], std::slice::from_ref(&path));
+    assert!(direct[0].contains("\"packets\""), "{}", &direct[0][..200.min(direct[0].len())]);
+    assert_eq!(direct, ahead);
+    let _ = std::fs::remove_dir_all(dir);
+}
