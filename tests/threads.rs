@@ -15,7 +15,11 @@ fn json_lines(args: &[&str], files: &[PathBuf]) -> Vec<String> {
     all.extend(names.iter().map(String::as_str));
     let out = capdoc(&all);
     assert!(out.status.code().is_some_and(|c| c <= 2), "capdoc ran: {out:?}");
-    String::from_utf8(out.stdout).expect("UTF-8").lines().map(str::to_string).collect()
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -61,7 +65,11 @@ fn read_ahead_across_chunk_boundaries() {
     std::fs::write(&path, &big).expect("written");
     let direct = json_lines(&[], std::slice::from_ref(&path));
     let ahead = json_lines(&["--read-thread"], std::slice::from_ref(&path));
-    assert!(direct[0].contains("\"packets\""), "{}", &direct[0][..200.min(direct[0].len())]);
+    assert!(
+        direct[0].contains("\"packets\""),
+        "{}",
+        &direct[0][..200.min(direct[0].len())]
+    );
     assert_eq!(direct, ahead);
     let _ = std::fs::remove_dir_all(dir);
 }
