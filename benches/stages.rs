@@ -65,6 +65,26 @@ fn reader(bytes: &[u8]) -> CaptureReader {
     CaptureReader::from_reader(Box::new(Cursor::new(bytes.to_vec())), Limits::default()).expect("pcap")
 }
 
+/// Every TCP segment into a connection table. The streams are kept whole (never
+/// handed to the parsers), so the parser bench below can read them.
+fn flows(mut r: CaptureReader) -> ConnectionTable {
+    let mut decoder = Decoder::default();
+    let mut table = ConnectionTable::new(FlowLimits::default());
+    while let Some(frame) = r.next_frame() {
+        let at = FrameRef {
+            number: frame.number,
+            ts: frame.ts_nanos,
+        };
+        if let Ok(p) = decoder.decode(frame.link_type, frame.data, frame.ts_nanos) {
+            if let Transport::Tcp(seg) = p.transport {
+                table.on_segment(at, p.src, p.dst, &seg, Origin::default());
+                while table.pop_ready().is_some() {}
+            }
+        }
+    }
+    table
+}
+
 fn stages(c: &mut Criterion) {
     let (bytes, packets) = fixture();
     let mut group = c.benchmark_group("stages");
@@ -105,23 +125,7 @@ fn stages(c: &mut Criterion) {
     group.bench_function("read_decode_flows", |b| {
         b.iter_batched(
             || reader(&bytes),
-            |mut r| {
-                let mut decoder = Decoder::default();
-                let mut table = ConnectionTable::new(FlowLimits::default());
-                while let Some(frame) = r.next_frame() {
-                    let at = FrameRef {
-                        number: frame.number,
-                        ts: frame.ts_nanos,
-                    };
-                    if let Ok(p) = decoder.decode(frame.link_type, frame.data, frame.ts_nanos) {
-                        if let Transport::Tcp(seg) = p.transport {
-                            table.on_segment(at, p.src, p.dst, &seg, Origin::default());
-                            while table.pop_ready().is_some() {}
-                        }
-                    }
-                }
-                table.connections.len()
-            },
+            |r| flows(r).connections.len(),
             criterion::BatchSize::LargeInput,
         )
     });
@@ -146,20 +150,7 @@ fn stages(c: &mut Criterion) {
     group.finish();
 
     // The protocol parsers over every connection's reassembled streams.
-    let mut r = reader(&bytes[..bytes.len().min(1 << 20)]);
-    let mut decoder = Decoder::default();
-    let mut table = ConnectionTable::new(FlowLimits::default());
-    while let Some(frame) = r.next_frame() {
-        let at = FrameRef {
-            number: frame.number,
-            ts: frame.ts_nanos,
-        };
-        if let Ok(p) = decoder.decode(frame.link_type, frame.data, frame.ts_nanos) {
-            if let Transport::Tcp(seg) = p.transport {
-                table.on_segment(at, p.src, p.dst, &seg, Origin::default());
-            }
-        }
-    }
+    let table = flows(reader(&bytes[..bytes.len().min(1 << 20)]));
     let bytes_kept: usize = table
         .connections
         .iter()

@@ -228,12 +228,14 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
             Transport::Other(_) => {}
         }
     }
-    let pending: Vec<usize> = connections.drain_pending().collect();
-    for index in pending {
+    for index in connections.unread() {
         read_streams(&mut connections, index, &mut protocols, &mut dns_log);
     }
-    // Connections whose streams were never read (none, unless a limit cut them off).
-    protocols.resize_with(connections.connections.len(), Protocols::default);
+    debug_assert_eq!(
+        protocols.len(),
+        connections.connections.len(),
+        "every connection was read"
+    );
     PacketPass {
         info: reader.info,
         connections,

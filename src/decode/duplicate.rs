@@ -49,7 +49,8 @@ impl DuplicateFilter {
             self.table = vec![EMPTY; SETS * WAYS];
         }
         let fingerprint = fingerprint(ip);
-        let set = (fingerprint >> 52) as usize % SETS * WAYS;
+        // The top bits pick the set (SETS is a power of two).
+        let set = (fingerprint >> (64 - SETS.trailing_zeros())) as usize * WAYS;
         let set = &mut self.table[set..set + WAYS];
         for entry in set.iter() {
             if entry.fingerprint == fingerprint && (0..=WINDOW_NANOS).contains(&ts.wrapping_sub(entry.ts)) {

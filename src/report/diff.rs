@@ -43,6 +43,21 @@ pub struct DiffCounts {
     pub errors_added: usize,
 }
 
+/// The one-sentence tally every diff format prints.
+impl std::fmt::Display for DiffCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} endpoints improved, {} regressed, {} changed otherwise; {} findings new, {} gone",
+            self.endpoints_improved,
+            self.endpoints_regressed,
+            self.endpoints_changed,
+            self.findings_added,
+            self.findings_removed
+        )
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndpointChangeKind {
@@ -309,12 +324,7 @@ fn verdict(s: &Side) -> String {
 pub fn write_text<W: Write>(out: &mut W, d: &ReportDiff) -> io::Result<()> {
     writeln!(out, "Before: {}\n  {}", clean(&d.before.file), verdict(&d.before))?;
     writeln!(out, "After:  {}\n  {}", clean(&d.after.file), verdict(&d.after))?;
-    let c = &d.counts;
-    writeln!(
-        out,
-        "\n{} endpoints improved, {} regressed, {} changed otherwise; {} findings new, {} gone",
-        c.endpoints_improved, c.endpoints_regressed, c.endpoints_changed, c.findings_added, c.findings_removed
-    )?;
+    writeln!(out, "\n{}", d.counts)?;
     let moved: Vec<&EndpointChange> = d
         .endpoints
         .iter()

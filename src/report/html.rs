@@ -869,12 +869,7 @@ pub fn write_diff<W: Write>(out: &mut W, d: &ReportDiff) -> io::Result<()> {
             esc(text)
         )?;
     }
-    let c = &d.counts;
-    writeln!(
-        out,
-        "<p>{} endpoints improved, {} regressed, {} changed otherwise; {} findings new, {} gone.</p>",
-        c.endpoints_improved, c.endpoints_regressed, c.endpoints_changed, c.findings_added, c.findings_removed
-    )?;
+    writeln!(out, "<p>{}.</p>", d.counts)?;
     writeln!(
         out,
         "<section id=\"endpoints\"><h2>Required URLs</h2><div class=\"scroll\"><table class=\"sortable\"><thead><tr>\

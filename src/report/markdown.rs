@@ -173,12 +173,7 @@ pub fn write_diff<W: Write>(out: &mut W, d: &ReportDiff) -> io::Result<()> {
         };
         writeln!(out, "- **{name}:** {} — {verdict}", code(&s.file, false))?;
     }
-    let c = &d.counts;
-    writeln!(
-        out,
-        "\n{} endpoints improved, {} regressed, {} changed otherwise; {} findings new, {} gone.\n",
-        c.endpoints_improved, c.endpoints_regressed, c.endpoints_changed, c.findings_added, c.findings_removed
-    )?;
+    writeln!(out, "\n{}.\n", d.counts)?;
     let cov = |c: Option<Coverage>| c.map(coverage_word).unwrap_or("not in table");
     writeln!(out, "### Required URLs\n")?;
     writeln!(out, "| change | pattern | port | before | after |")?;
