@@ -40,6 +40,8 @@ pub struct Options {
     /// Only frames with `from <= timestamp <= to` (Unix nanoseconds) are analysed
     /// (`--since`/`--until`); frame numbers stay those of the whole file.
     pub window: Option<(i64, i64)>,
+    /// How many attempts, connections and findings a report lists.
+    pub listing: diagnose::listing::ListLimits,
 }
 
 impl Default for Options {
@@ -55,6 +57,7 @@ impl Default for Options {
             flow_limits: FlowLimits::default(),
             read_ahead: false,
             window: None,
+            listing: Default::default(),
         }
     }
 }
@@ -68,10 +71,25 @@ pub struct PacketPass {
     pub windows: WindowsFacts,
     /// WPAD URLs handed out by DHCP (option 252), with their frames.
     pub dhcp_wpad: Vec<(String, u64)>,
-    /// What each connection carried, index for index with `connections`.
-    pub protocols: Vec<Protocols>,
+    /// What each connection carried, index for index with `connections`; `None`
+    /// for a connection that carried no payload (most of a SYN flood), which
+    /// then costs a pointer instead of a parse result. See [`PacketPass::carried`].
+    pub protocols: Vec<Option<Box<Protocols>>>,
     /// Frames on link types capdoc cannot decode, per link type.
     pub unsupported_links: BTreeMap<LinkType, u64>,
+}
+
+impl PacketPass {
+    /// Each connection with what it carried.
+    pub fn carried(&self) -> impl Iterator<Item = (&crate::flow::Connection, &Protocols)> {
+        static NOTHING: std::sync::LazyLock<Protocols> = std::sync::LazyLock::new(Protocols::default);
+        let nothing: &Protocols = &NOTHING;
+        self.connections
+            .connections
+            .iter()
+            .zip(&self.protocols)
+            .map(move |(c, p)| (c, p.as_deref().unwrap_or(nothing)))
+    }
 }
 
 /// What Windows capture metadata (pktmon, etl2pcapng) told.
@@ -95,7 +113,12 @@ fn pid_from_comment(comment: &[u8]) -> Option<u32> {
 
 /// Runs the protocol parsers over a connection's streams, keeps their compact
 /// result, and frees the streams: memory follows live connections only.
-fn read_streams(connections: &mut ConnectionTable, index: usize, protocols: &mut Vec<Protocols>, dns_log: &mut DnsLog) {
+fn read_streams(
+    connections: &mut ConnectionTable,
+    index: usize,
+    protocols: &mut Vec<Option<Box<Protocols>>>,
+    dns_log: &mut DnsLog,
+) {
     let conn = &connections.connections[index];
     if conn.server.port() == dns::DNS_PORT {
         // DNS over TCP: client questions, then server answers.
@@ -108,9 +131,10 @@ fn read_streams(connections: &mut ConnectionTable, index: usize, protocols: &mut
         }
     }
     if protocols.len() <= index {
-        protocols.resize_with(index + 1, Protocols::default);
+        protocols.resize_with(index + 1, || None);
     }
-    protocols[index] = proto::inspect(conn);
+    let carried_payload = conn.streams.iter().any(|s| !s.contiguous().is_empty());
+    protocols[index] = carried_payload.then(|| Box::new(proto::inspect(conn)));
     connections.release_streams(index);
 }
 
@@ -124,7 +148,7 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
     let mut unsupported_links = BTreeMap::new();
     let mut dns_log = DnsLog::default();
     let mut dhcp_wpad = Vec::new();
-    let mut protocols: Vec<Protocols> = Vec::new();
+    let mut protocols: Vec<Option<Box<Protocols>>> = Vec::new();
     while let Some(frame) = reader.next_frame() {
         if opts
             .window

@@ -9,10 +9,13 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use capdoc::analyze::{self, Options};
 use capdoc::batch::{self, Input};
+use capdoc::capture::Limits;
+use capdoc::diagnose::listing::ListLimits;
 use capdoc::diagnose::{catalog, time};
 use capdoc::endpoints::ca_set::CaSet;
 use capdoc::endpoints::service_tags::ServiceTags;
 use capdoc::endpoints::{Table, TableError};
+use capdoc::flow::FlowLimits;
 use capdoc::report::model::{CaptureReport, Severity};
 use capdoc::report::summary::{self, BatchSummary, ReportFiles};
 use capdoc::report::{diff, html, json, markdown, text};
@@ -114,6 +117,49 @@ struct AnalysisArgs {
     /// The results are the same; whether it is faster depends on the machine (README, Performance).
     #[arg(long)]
     read_thread: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Bounds that hold whatever a capture holds or claims (README, "Limits").
+/// Sizes take K, M and G suffixes (powers of 1024).
+#[derive(clap::Args)]
+#[command(next_help_heading = "Limits")]
+struct LimitArgs {
+    /// Largest pcap record or pcapng block read; a larger one ends the file with a warning.
+    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
+    max_record: usize,
+    /// TCP connections tracked per capture; segments of further connections are counted only.
+    #[arg(long, value_name = "N", default_value_t = FlowLimits::default().max_connections)]
+    max_connections: usize,
+    /// Bytes of each direction of a connection kept for the HTTP, TLS and DNS parsers.
+    #[arg(long, value_name = "BYTES", default_value = "64K", value_parser = parse_size)]
+    stream_bytes: usize,
+    /// Bytes held for reassembly across all connections at once.
+    #[arg(long, value_name = "BYTES", default_value = "32M", value_parser = parse_size)]
+    stream_budget: usize,
+    /// Attempts (and connections) listed one by one; further attempts are counted per destination and outcome.
+    #[arg(long, value_name = "N", default_value_t = ListLimits::default().max_listed)]
+    max_listed: usize,
+    /// Findings listed, most severe first.
+    #[arg(long, value_name = "N", default_value_t = ListLimits::default().max_findings)]
+    max_findings: usize,
+}
+
+/// `65536`, `64K`, `16M`, `1G` (powers of 1024).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (digits, shift) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 30),
+        _ => (s, 0),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{s:?} is not a size (a positive number, optionally with K, M or G)"))
 }
 
 #[derive(clap::Args)]
@@ -274,7 +320,19 @@ fn options(args: &AnalysisArgs) -> io::Result<Options> {
         proxies: args.proxy.clone(),
         read_ahead: args.read_thread,
         window,
-        ..Options::default()
+        limits: Limits {
+            max_record: args.limits.max_record,
+            ..Limits::default()
+        },
+        flow_limits: FlowLimits {
+            max_connections: args.limits.max_connections,
+            stream_bytes: u32::try_from(args.limits.stream_bytes).unwrap_or(u32::MAX),
+            total_stream_bytes: args.limits.stream_budget,
+        },
+        listing: ListLimits {
+            max_listed: args.limits.max_listed,
+            max_findings: args.limits.max_findings,
+        },
     })
 }
 

@@ -125,6 +125,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             frames: frames_of(&failed),
             wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
             rank,
+            unlisted_attempts: 0,
         });
         return out;
     }
@@ -170,6 +171,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             frames: frames_of(&dropped),
             wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
             rank,
+            unlisted_attempts: 0,
         });
     }
     let unanswered = of(Outcome::SynUnanswered);
@@ -194,6 +196,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             frames: frames_of(&unanswered),
             wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
             rank,
+            unlisted_attempts: 0,
         });
     }
     let unreachable = of(Outcome::IcmpUnreachable);
@@ -224,6 +227,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
                 format!("{icmp} && {}.dst=={}", ip_field(client.ip()), client.ip())
             }),
             rank,
+            unlisted_attempts: 0,
         });
     }
     let reset = of(Outcome::Reset);
@@ -248,6 +252,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             wireshark_filter: ip
                 .map(|ip| format!("tcp.flags.reset==1 && {}.addr=={ip} && tcp.port=={port}", ip_field(ip))),
             rank,
+            unlisted_attempts: 0,
         });
     }
     let silent = of(Outcome::NoResponse);
@@ -268,6 +273,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             frames: frames_of(&silent),
             wireshark_filter: Some(silent[0].wireshark_filter.clone()),
             rank,
+            unlisted_attempts: 0,
         });
     }
     let slow: Vec<&Attempt> = group
@@ -294,6 +300,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             frames: frames_of(&slow),
             wireshark_filter: ip.map(|ip| syn_filter(ip, port)),
             rank,
+            unlisted_attempts: 0,
         });
     }
     out
@@ -317,6 +324,7 @@ pub(super) fn unattached(
         frames: Vec::new(),
         wireshark_filter: None,
         rank: 1,
+        unlisted_attempts: 0,
     }
 }
 
@@ -324,6 +332,7 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
     let mut out = Vec::new();
     let finding = |severity, code, title, detail, remediation: &str| Finding {
         rank: 4,
+        unlisted_attempts: 0,
         ..unattached(severity, code, title, detail, remediation)
     };
     if capture.truncated_packets > 0 {

@@ -4,6 +4,7 @@
 mod attempts;
 pub mod catalog;
 mod findings;
+pub mod listing;
 pub mod time;
 
 use std::collections::HashSet;
@@ -21,7 +22,7 @@ use attempts::{Context, NameBook};
 /// Whether the capture asks for US Government cloud names (DNS, SNI, CONNECT).
 fn uses_usgov(pass: &PacketPass) -> bool {
     let dns = pass.dns.lookups.iter().any(|l| endpoints::is_usgov_name(&l.name));
-    let tls_or_http = pass.protocols.iter().any(|p| {
+    let tls_or_http = pass.carried().any(|(_, p)| {
         p.client_hello
             .as_ref()
             .and_then(|h| h.sni.as_deref())
@@ -38,7 +39,7 @@ fn uses_usgov(pass: &PacketPass) -> bool {
 /// absolute-URI requests, and `PROXY ip:port` directives of PAC files seen.
 fn proxies(pass: &PacketPass, opts: &Options) -> HashSet<SocketAddr> {
     let mut proxies: HashSet<SocketAddr> = opts.proxies.iter().copied().collect();
-    for (conn, protocols) in pass.connections.connections.iter().zip(&pass.protocols) {
+    for (conn, protocols) in pass.carried() {
         if protocols.http.is_proxy_use() {
             proxies.insert(conn.server);
         }
@@ -80,7 +81,7 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
         interfaces: &pass.info.interfaces,
     };
     let mut attempts: Vec<Attempt> = Vec::new();
-    for (conn, protocols) in pass.connections.connections.iter().zip(&pass.protocols) {
+    for (conn, protocols) in pass.carried() {
         if opts.host.is_some_and(|host| conn.client.ip() != host) {
             continue;
         }
@@ -92,6 +93,9 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
         }
     }
     let mut capture = capture_facts(&pass);
+    for hit in flow_limits_hit(&pass, opts) {
+        capture.hit(hit);
+    }
     if let Some((from, to)) = opts.window {
         let bound = |t: i64, open: &str| match t {
             i64::MIN | i64::MAX => open.to_string(),
@@ -107,14 +111,19 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
     let endpoints = coverage(&opts.table, &attempts);
     let findings = findings::findings(&capture, &pass, &attempts, &endpoints, opts);
     let verdict = verdict(&attempts, &findings);
-    let connections = pass
+    // Summaries cost more than the connections: only those listed are built.
+    let mut shown = pass
         .connections
         .connections
         .iter()
-        .filter(|c| opts.host.is_none_or(|h| c.client.ip() == h || c.server.ip() == h))
+        .filter(|c| opts.host.is_none_or(|h| c.client.ip() == h || c.server.ip() == h));
+    let connections: Vec<ConnectionSummary> = shown
+        .by_ref()
+        .take(opts.listing.max_listed)
         .map(connection_summary)
         .collect();
-    CaptureReport {
+    let connections_unlisted = shown.count() as u64;
+    let mut report = CaptureReport {
         schema: SCHEMA_VERSION,
         capdoc: env!("CARGO_PKG_VERSION").to_string(),
         file: file.to_string(),
@@ -125,9 +134,13 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
         findings,
         endpoints,
         verdict,
+        attempt_groups: Vec::new(),
         connections,
+        connections_unlisted,
         dns: pass.dns.lookups.iter().map(dns_lookup).collect(),
-    }
+    };
+    listing::apply(&mut report, opts.listing);
+    report
 }
 
 fn dns_lookup(l: &crate::proto::dns::Lookup) -> DnsLookup {
@@ -159,7 +172,9 @@ pub fn error_report(file: &str, error: &CaptureError, opts: &Options) -> Capture
             status: VerdictStatus::Inconclusive,
             summary: format!("Not analysed: {message}."),
         },
+        attempt_groups: Vec::new(),
         connections: Vec::new(),
+        connections_unlisted: 0,
         dns: Vec::new(),
     }
 }
@@ -201,24 +216,8 @@ fn capture_facts(pass: &PacketPass) -> CaptureFacts {
         start: info.first_ts.map(time::rfc3339),
         end: info.last_ts.map(time::rfc3339),
         truncated_packets: info.truncated_packets,
-        warnings: {
-            let mut warnings = info.all_warnings();
-            let table = &pass.connections;
-            if table.untracked_segments > 0 {
-                warnings.push(format!(
-                    "connection limit reached: {} TCP segments of further connections were not analysed",
-                    table.untracked_segments
-                ));
-            }
-            if table.stream_budget_exhausted {
-                warnings.push(
-                    "reassembly memory limit reached: later connections were tracked without reading their \
-                     contents (no HTTP, TLS or DNS facts for them)"
-                        .to_string(),
-                );
-            }
-            warnings
-        },
+        warnings: info.all_warnings(),
+        limits_hit: Vec::new(),
         duplicates_folded: pass.duplicates_folded,
         unsupported_link_frames: pass
             .unsupported_links
@@ -255,6 +254,43 @@ fn capture_facts(pass: &PacketPass) -> CaptureFacts {
     }
 }
 
+/// The limits of the packet pass that this capture reached.
+fn flow_limits_hit(pass: &PacketPass, opts: &Options) -> Vec<LimitHit> {
+    let table = &pass.connections;
+    let flow = opts.flow_limits;
+    let mut hits = Vec::new();
+    if table.untracked_segments > 0 {
+        hits.push(LimitHit {
+            limit: "--max-connections",
+            value: flow.max_connections as u64,
+            effect: format!(
+                "{} TCP segments of connections beyond the first {} were counted, not analysed",
+                table.untracked_segments, flow.max_connections
+            ),
+        });
+    }
+    if table.stream_budget_exhausted {
+        hits.push(LimitHit {
+            limit: "--stream-budget",
+            value: flow.total_stream_bytes as u64,
+            effect: "some connections were tracked without reading their contents (no HTTP, TLS or DNS facts for \
+                     them): the bytes held for reassembly at once reached the limit"
+                .to_string(),
+        });
+    }
+    if pass.dns.lookups_dropped > 0 {
+        hits.push(LimitHit {
+            limit: "DNS lookups",
+            value: crate::proto::dns::MAX_LOOKUPS as u64,
+            effect: format!(
+                "{} further DNS questions were not listed or judged (their answers still name addresses)",
+                pass.dns.lookups_dropped
+            ),
+        });
+    }
+    hits
+}
+
 fn coverage(table: &Table, attempts: &[Attempt]) -> Vec<EndpointCoverage> {
     table
         .rows
@@ -281,6 +317,7 @@ fn coverage(table: &Table, attempts: &[Attempt]) -> Vec<EndpointCoverage> {
                 purpose: row.purpose.clone(),
                 status,
                 attempts: ids,
+                unlisted_attempts: 0,
                 requirement: row.status.to_string(),
             }
         })

@@ -220,7 +220,7 @@ pub struct FlowLimits {
 impl Default for FlowLimits {
     fn default() -> Self {
         FlowLimits {
-            max_connections: 1_000_000,
+            max_connections: 100_000,
             stream_bytes: 64 * 1024,
             total_stream_bytes: 32 * 1024 * 1024,
         }

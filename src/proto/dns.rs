@@ -216,8 +216,8 @@ mod tests {
 /// [`MAX_NAMES_PER_ADDRESS`] names (the newest kept).
 pub const MAX_ADDRESSES: usize = 65_536;
 const MAX_NAMES_PER_ADDRESS: usize = 8;
-/// Lookups remembered for the failure report.
-const MAX_LOOKUPS: usize = 4096;
+/// Lookups remembered for the failure report and the report's list.
+pub const MAX_LOOKUPS: usize = 4096;
 /// Questions searched back for the one an answer pairs with.
 const PAIRING_WINDOW: usize = 256;
 
@@ -254,6 +254,9 @@ const MAX_ADDRESSES_PER_LOOKUP: usize = 16;
 pub struct DnsLog {
     by_address: std::collections::HashMap<IpAddr, Vec<Resolution>>,
     pub lookups: Vec<Lookup>,
+    /// Questions beyond [`MAX_LOOKUPS`]: their answers still name addresses,
+    /// but they are neither listed nor judged.
+    pub lookups_dropped: u64,
 }
 
 impl DnsLog {
@@ -274,6 +277,8 @@ impl DnsLog {
         if !message.response {
             if self.lookups.len() < MAX_LOOKUPS {
                 self.lookups.push(question(name));
+            } else {
+                self.lookups_dropped += 1;
             }
             return;
         }

@@ -17,8 +17,15 @@ pub struct CaptureReport {
     pub findings: Vec<Finding>,
     pub endpoints: Vec<EndpointCoverage>,
     pub verdict: Verdict,
-    /// Every TCP connection seen (capdoc extension; attempts refer to them).
+    /// Attempts beyond `--max-listed`, counted per destination and outcome
+    /// instead of listed one by one (capdoc extension; absent when all are listed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempt_groups: Vec<AttemptGroup>,
+    /// Every TCP connection seen, up to `--max-listed` (capdoc extension; attempts refer to them).
     pub connections: Vec<ConnectionSummary>,
+    /// Connections beyond `--max-listed`, counted only (capdoc extension).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub connections_unlisted: u64,
     /// Every DNS/LLMNR question and its answer (capdoc extension).
     pub dns: Vec<DnsLookup>,
 }
@@ -72,6 +79,9 @@ pub struct CaptureFacts {
     pub cut_at_offset: Option<u64>,
     /// capdoc extension: facts from Windows capture metadata (pktmon/etl2pcapng).
     pub windows: WindowsCapture,
+    /// capdoc extension: the limits this capture reached (absent when none was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limits_hit: Vec<LimitHit>,
     /// capdoc extension: TCP connections already open when the capture started (no SYN seen).
     pub connections_already_open: u64,
 }
@@ -299,6 +309,10 @@ pub struct Finding {
     pub frames: Vec<u64>,
     /// capdoc extension: a display filter that shows the evidence.
     pub wireshark_filter: Option<String>,
+    /// capdoc extension: attempts behind this finding that are counted in
+    /// `attempt_groups` rather than listed (absent when all are listed).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unlisted_attempts: u64,
     /// Ordering among findings of one severity: what blocks the connector's
     /// service channel first (0), then revocation checks, registration, the rest.
     #[serde(skip)]
@@ -320,6 +334,9 @@ pub struct EndpointCoverage {
     pub purpose: String,
     pub status: Coverage,
     pub attempts: Vec<u32>,
+    /// capdoc extension: attempts to this row counted in `attempt_groups` (absent when all are listed).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unlisted_attempts: u64,
     /// capdoc extension: required, optional or legacy.
     pub requirement: String,
 }
@@ -400,4 +417,49 @@ pub struct IcmpSummary {
     pub icmp_type: u8,
     pub code: u8,
     pub meaning: &'static str,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl CaptureFacts {
+    /// Records a limit reached, in `limits_hit` and, for readers of any format, in `warnings`.
+    pub fn hit(&mut self, hit: LimitHit) {
+        self.warnings
+            .push(format!("limit reached ({} {}): {}", hit.limit, hit.value, hit.effect));
+        self.limits_hit.push(hit);
+    }
+}
+
+/// A limit that a capture reached (capdoc extension). What was analysed up to
+/// it stays correct; what lay beyond it is counted, not analysed or listed.
+#[derive(Clone, Debug, Serialize)]
+pub struct LimitHit {
+    /// The option that sets it, e.g. `--max-connections`.
+    pub limit: &'static str,
+    pub value: u64,
+    /// What was left out because of it.
+    pub effect: String,
+}
+
+/// Attempts that were not listed, with one destination, path and outcome (capdoc extension).
+#[derive(Clone, Debug, Serialize)]
+pub struct AttemptGroup {
+    pub destination: Destination,
+    pub path: Path,
+    pub proxy: Option<String>,
+    pub outcome: Outcome,
+    pub required: Option<RequiredRef>,
+    /// Attempts counted here (not in `attempts`).
+    pub count: u64,
+    /// Attempts to the same destination with the same outcome that are listed.
+    pub listed: u64,
+    pub first_start: String,
+    pub last_start: String,
+    /// The first frames of the unlisted attempts (at most ten).
+    pub frames: Vec<u64>,
+    pub syn_retransmits: u64,
+    /// A display filter that shows traffic to this destination.
+    pub wireshark_filter: String,
 }

@@ -434,7 +434,45 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
         }
         writeln!(out)?;
     }
-    Ok(())
+    write_attempt_groups(out, r, st)
+}
+
+/// Attempts beyond `--max-listed`, one line per destination and outcome.
+fn write_attempt_groups<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io::Result<()> {
+    if r.attempt_groups.is_empty() {
+        return Ok(());
+    }
+    let unlisted: u64 = r.attempt_groups.iter().map(|g| g.count).sum();
+    writeln!(
+        out,
+        "{}",
+        st.paint(
+            Paint::Heading,
+            &format!("Attempts not listed ({unlisted}), by destination and outcome")
+        )
+    )?;
+    for g in &r.attempt_groups {
+        let target = match (&g.destination.name, &g.destination.ip, g.destination.port) {
+            (Some(name), _, Some(port)) => format!("{name}:{port}"),
+            (None, Some(ip), Some(port)) if ip.contains(':') => format!("[{ip}]:{port}"),
+            (None, Some(ip), Some(port)) => format!("{ip}:{port}"),
+            _ => "(no request)".to_string(),
+        };
+        let via = g.proxy.as_ref().map(|p| format!(" via proxy {p}")).unwrap_or_default();
+        let line = format!(
+            "{} more -> {}{}: {} ({} listed above; {} to {})",
+            g.count,
+            clean(&target),
+            clean(&via),
+            st.outcome(g.outcome, g.outcome.as_str()),
+            g.listed,
+            g.first_start.get(11..23).unwrap_or(&g.first_start),
+            g.last_start.get(11..23).unwrap_or(&g.last_start),
+        );
+        writeln!(out, "{}", st.wrap("  ", &line, 5))?;
+        writeln!(out, "     filter: {}", clean(&g.wireshark_filter))?;
+    }
+    writeln!(out)
 }
 
 #[cfg(test)]

@@ -130,9 +130,8 @@ pub(super) fn findings(
         .filter(|l| !l.addresses.is_empty())
         .collect();
     let pac: Vec<String> = pass
-        .protocols
-        .iter()
-        .flat_map(|p| p.pac_proxies.iter().cloned())
+        .carried()
+        .flat_map(|(_, p)| p.pac_proxies.iter().cloned())
         .collect();
     if !wpad_lookups.is_empty() || !pac.is_empty() {
         let found = wpad_lookups

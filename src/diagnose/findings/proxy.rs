@@ -80,6 +80,7 @@ fn finding(spec: Spec, group: &[&Attempt]) -> Finding {
         frames: frames_of(group),
         wireshark_filter: spec.filter,
         rank: best_rank(group),
+        unlisted_attempts: 0,
     }
 }
 

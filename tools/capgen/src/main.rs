@@ -4,6 +4,7 @@
 mod capfile;
 mod der;
 mod dns;
+mod flood;
 mod flow;
 mod gen;
 mod http;
@@ -22,9 +23,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 const USAGE: &str = "usage: capgen OUT.pcap SIZE SEED [--pcapng]
+       capgen OUT.pcap --syn-flood SYNS SEED [--pcapng]
   SIZE  target file size in bytes; suffixes K, M, G, T are powers of 1024 (100M, 1G, 4G)
   SEED  any unsigned 64-bit number; the same seed always gives the same bytes
-Writes OUT (classic pcap, or pcapng with --pcapng) and OUT.truth.txt with ground-truth counts.";
+Writes OUT (classic pcap, or pcapng with --pcapng) and OUT.truth.txt with ground-truth counts.
+With --syn-flood: one answered connection, then SYNS never-answered SYNs from random addresses
+to 192.0.2.80:443 (a stress test of memory; no truth file).";
 
 /// Parses `1073741824`, `100M`, `1G`, `4GiB`.
 fn parse_size(s: &str) -> Option<u64> {
@@ -45,14 +49,18 @@ struct Args {
     size: u64,
     seed: u64,
     format: Format,
+    /// `--syn-flood`: `size` is the number of SYNs.
+    flood: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut positional = Vec::new();
     let mut format = Format::Pcap;
+    let mut flood = false;
     for a in args {
         match a.as_str() {
             "--pcapng" => format = Format::Pcapng,
+            "--syn-flood" => flood = true,
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
             s => positional.push(s),
@@ -68,12 +76,22 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         size,
         seed,
         format,
+        flood,
     })
 }
 
 fn run(a: &Args) -> std::io::Result<()> {
     let started = Instant::now();
     let file = BufWriter::with_capacity(4 << 20, File::create(&a.out)?);
+    if a.flood {
+        let packets = flood::generate(file, a.size, a.seed, a.format)?;
+        eprintln!(
+            "capgen: wrote {} ({packets} packets, a SYN flood) in {:.2} s",
+            a.out,
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     let (_, truth) = gen::generate(file, a.size, a.seed, a.format)?;
     let secs = started.elapsed().as_secs_f64();
     let header = format!(

@@ -1,0 +1,320 @@
+//! How much a report lists. A crafted or pathological capture (a SYN flood,
+//! a scan) can hold hundreds of thousands of attempts; a report a person or a
+//! support tool can read lists a bounded number of them and counts the rest
+//! per destination and outcome. Findings are judged on every attempt first,
+//! so what the report concludes does not depend on what it lists.
+
+use std::collections::{HashMap, HashSet};
+
+use super::attempts::syn_filter;
+use crate::report::model::*;
+
+/// What a report lists at most.
+#[derive(Clone, Copy, Debug)]
+pub struct ListLimits {
+    /// Attempts listed one by one, and connections listed (`--max-listed`).
+    pub max_listed: usize,
+    /// Findings listed, most severe first (`--max-findings`).
+    pub max_findings: usize,
+}
+
+impl Default for ListLimits {
+    fn default() -> Self {
+        ListLimits {
+            max_listed: 10_000,
+            max_findings: 200,
+        }
+    }
+}
+
+/// Attempts alike for a reader: same destination, path, proxy and outcome.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct GroupKey {
+    name: Option<String>,
+    ip: Option<String>,
+    port: Option<u16>,
+    proxy: Option<String>,
+    direct: bool,
+    outcome: Outcome,
+}
+
+impl GroupKey {
+    fn of(a: &Attempt) -> Self {
+        GroupKey {
+            name: a.destination.name.clone(),
+            ip: a.destination.ip.clone(),
+            port: a.destination.port,
+            proxy: a.proxy.clone(),
+            direct: a.path == Path::Direct,
+            outcome: a.outcome,
+        }
+    }
+}
+
+/// Chooses which attempts stay listed: every group keeps its first `quota`
+/// attempts, with the largest quota that fits `max`. When there are more
+/// groups than `max`, the groups of required destinations come first.
+fn chosen(attempts: &[Attempt], max: usize) -> HashSet<u32> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    for (i, a) in attempts.iter().enumerate() {
+        let g = *index.entry(GroupKey::of(a)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    let listed_with = |quota: usize| groups.iter().map(|g| g.len().min(quota)).sum::<usize>();
+    let (mut low, mut high) = (0, attempts.len());
+    while low < high {
+        let mid = (low + high).div_ceil(2);
+        if listed_with(mid) <= max {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    let quota = low;
+    let mut keep: HashSet<u32> = groups
+        .iter()
+        .flat_map(|g| g.iter().take(quota))
+        .map(|&i| attempts[i].id)
+        .collect();
+    if quota == 0 {
+        // More destinations than room: the first attempt of the groups that matter most.
+        let mut order: Vec<&Vec<usize>> = groups.iter().collect();
+        order.sort_by_key(|g| (super::findings::rank(&attempts[g[0]]), g[0]));
+        keep.extend(order.iter().take(max).map(|g| attempts[g[0]].id));
+    } else {
+        // Room left by small groups goes to the earliest remaining attempts.
+        let room = max - listed_with(quota);
+        keep.extend(
+            groups
+                .iter()
+                .flat_map(|g| g.get(quota))
+                .take(room)
+                .map(|&i| attempts[i].id),
+        );
+    }
+    keep
+}
+
+/// Lists at most `limits.max_listed` attempts and `limits.max_findings`
+/// findings; the rest is counted in `attempt_groups` and `limits_hit`.
+pub(super) fn apply(report: &mut CaptureReport, limits: ListLimits) {
+    let total_findings = report.findings.len();
+    if total_findings > limits.max_findings {
+        report.findings.truncate(limits.max_findings);
+        report.capture.hit(LimitHit {
+            limit: "--max-findings",
+            value: limits.max_findings as u64,
+            effect: format!(
+                "{} of {total_findings} findings are listed, the most severe first",
+                limits.max_findings
+            ),
+        });
+    }
+    if report.connections_unlisted > 0 {
+        let listed = report.connections.len();
+        report.capture.hit(LimitHit {
+            limit: "--max-listed",
+            value: limits.max_listed as u64,
+            effect: format!(
+                "{listed} of {} connections are listed",
+                listed as u64 + report.connections_unlisted
+            ),
+        });
+    }
+    let total = report.attempts.len();
+    if total <= limits.max_listed {
+        return;
+    }
+    let keep = chosen(&report.attempts, limits.max_listed);
+    let (listed, unlisted): (Vec<Attempt>, Vec<Attempt>) = std::mem::take(&mut report.attempts)
+        .into_iter()
+        .partition(|a| keep.contains(&a.id));
+    report.attempt_groups = groups(&listed, &unlisted);
+    report.attempts = listed;
+    for f in &mut report.findings {
+        let before = f.attempts.len();
+        f.attempts.retain(|id| keep.contains(id));
+        f.unlisted_attempts = (before - f.attempts.len()) as u64;
+    }
+    for e in &mut report.endpoints {
+        let before = e.attempts.len();
+        e.attempts.retain(|id| keep.contains(id));
+        e.unlisted_attempts = (before - e.attempts.len()) as u64;
+    }
+    report.capture.hit(LimitHit {
+        limit: "--max-listed",
+        value: limits.max_listed as u64,
+        effect: format!(
+            "{} of {total} attempts are listed; the other {} are counted per destination and outcome in {} groups",
+            report.attempts.len(),
+            unlisted.len(),
+            report.attempt_groups.len()
+        ),
+    });
+}
+
+/// Unlisted attempts counted per group, in order of each group's first attempt.
+fn groups(listed: &[Attempt], unlisted: &[Attempt]) -> Vec<AttemptGroup> {
+    let mut listed_per_key: HashMap<GroupKey, u64> = HashMap::new();
+    for a in listed {
+        *listed_per_key.entry(GroupKey::of(a)).or_default() += 1;
+    }
+    let mut out: Vec<AttemptGroup> = Vec::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    for a in unlisted {
+        let key = GroupKey::of(a);
+        let i = match index.get(&key) {
+            Some(&i) => i,
+            None => {
+                out.push(AttemptGroup {
+                    destination: a.destination.clone(),
+                    path: a.path,
+                    proxy: a.proxy.clone(),
+                    outcome: a.outcome,
+                    required: a.required.clone(),
+                    count: 0,
+                    listed: listed_per_key.get(&key).copied().unwrap_or(0),
+                    first_start: a.start.clone(),
+                    last_start: a.start.clone(),
+                    frames: Vec::new(),
+                    syn_retransmits: 0,
+                    wireshark_filter: group_filter(a),
+                });
+                index.insert(key, out.len() - 1);
+                out.len() - 1
+            }
+        };
+        let g = &mut out[i];
+        g.count += 1;
+        g.last_start.clone_from(&a.start);
+        g.syn_retransmits += u64::from(a.syn_retransmits);
+        if g.frames.len() < 10 {
+            g.frames.extend(a.frames.first());
+        }
+    }
+    out
+}
+
+/// Traffic to the group's destination: its SYNs when direct to an address,
+/// else the attempt's own filter widened to the proxy's requests for the name.
+fn group_filter(a: &Attempt) -> String {
+    let ip = a.destination.ip.as_deref().and_then(|ip| ip.parse().ok());
+    match (a.path, ip, a.destination.port, &a.destination.name) {
+        (Path::Direct, Some(ip), Some(port), _) => syn_filter(ip, port),
+        (Path::Proxy, _, _, Some(name)) => format!("http.request.uri contains \"{name}\""),
+        _ => a.wireshark_filter.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(id: u32, ip: &str, outcome: Outcome) -> Attempt {
+        Attempt {
+            id,
+            connection: id,
+            client: "192.0.2.10:50000".into(),
+            destination: Destination {
+                name: None,
+                ip: Some(ip.into()),
+                port: Some(443),
+            },
+            name_source: None,
+            path: Path::Direct,
+            proxy: None,
+            outcome,
+            http_status: None,
+            syn_retransmits: 2,
+            conn_state: "S0",
+            start: format!("2024-05-01T12:00:{:02}.000000Z", id % 60),
+            frames: vec![u64::from(id) * 3],
+            wireshark_filter: String::new(),
+            required: None,
+            tls: None,
+            pid: None,
+            detail: String::new(),
+            service_tag: None,
+            start_nanos: i64::from(id),
+        }
+    }
+
+    fn report(attempts: Vec<Attempt>) -> CaptureReport {
+        let mut r = crate::diagnose::error_report(
+            "t",
+            &crate::capture::CaptureError::Empty,
+            &crate::analyze::Options::default(),
+        );
+        r.error = None;
+        r.attempts = attempts;
+        r
+    }
+
+    #[test]
+    fn one_flooded_destination_keeps_the_others_listed() {
+        // 1000 attempts to one address, one each to three others, room for 10.
+        let mut attempts: Vec<Attempt> = (1..=1000)
+            .map(|id| attempt(id, "203.0.113.9", Outcome::SynUnanswered))
+            .collect();
+        for (id, ip) in [(1001, "198.51.100.1"), (1002, "198.51.100.2"), (1003, "198.51.100.3")] {
+            attempts.push(attempt(id, ip, Outcome::Ok));
+        }
+        let mut r = report(attempts);
+        apply(
+            &mut r,
+            ListLimits {
+                max_listed: 10,
+                max_findings: 200,
+            },
+        );
+        assert_eq!(r.attempts.len(), 10);
+        for id in 1001..=1003 {
+            assert!(
+                r.attempts.iter().any(|a| a.id == id),
+                "the small group of #{id} stays listed"
+            );
+        }
+        let [flood] = &r.attempt_groups[..] else {
+            panic!("{:?}", r.attempt_groups)
+        };
+        assert_eq!((flood.count, flood.listed), (993, 7));
+        assert_eq!(flood.syn_retransmits, 2 * 993);
+        assert_eq!(flood.frames.len(), 10);
+        assert_eq!(
+            flood.wireshark_filter,
+            "tcp.flags.syn==1 && tcp.flags.ack==0 && ip.dst==203.0.113.9 && tcp.dstport==443"
+        );
+        assert_eq!(r.capture.limits_hit.len(), 1);
+    }
+
+    #[test]
+    fn more_destinations_than_room_lists_one_per_destination() {
+        let attempts = (1..=50)
+            .map(|id| attempt(id, &format!("203.0.113.{id}"), Outcome::SynUnanswered))
+            .collect();
+        let mut r = report(attempts);
+        apply(
+            &mut r,
+            ListLimits {
+                max_listed: 20,
+                max_findings: 200,
+            },
+        );
+        assert_eq!(r.attempts.len(), 20);
+        assert_eq!(r.attempt_groups.len(), 30);
+        assert!(r.attempt_groups.iter().all(|g| g.count == 1 && g.listed == 0));
+    }
+
+    #[test]
+    fn within_the_limit_nothing_changes() {
+        let attempts: Vec<Attempt> = (1..=5).map(|id| attempt(id, "203.0.113.9", Outcome::Ok)).collect();
+        let mut r = report(attempts);
+        apply(&mut r, ListLimits::default());
+        assert_eq!(r.attempts.len(), 5);
+        assert!(r.attempt_groups.is_empty() && r.capture.limits_hit.is_empty());
+    }
+}
