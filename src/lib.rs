@@ -16,3 +16,4 @@ pub mod endpoints;
 pub mod flow;
 pub mod proto;
 pub mod report;
+pub mod untrusted;

@@ -297,8 +297,7 @@ fn interpret(
                     if info.name_records.len() >= limits.max_name_records {
                         break;
                     }
-                    info.name_records
-                        .push((addr, String::from_utf8_lossy(name).into_owned()));
+                    info.name_records.push((addr, crate::untrusted::text(name)));
                 }
             }
             Step::Skip
@@ -463,7 +462,7 @@ fn text(opt: &PcapNGOption<'_>) -> Option<String> {
     let raw = option_value(opt);
     // Writers sometimes include the terminating NUL in the option length.
     let raw = raw.split(|&b| b == 0).next().unwrap_or_default();
-    (!raw.is_empty()).then(|| String::from_utf8_lossy(raw).into_owned())
+    (!raw.is_empty()).then(|| crate::untrusted::text(raw))
 }
 
 #[cfg(test)]

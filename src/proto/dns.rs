@@ -64,7 +64,7 @@ fn normal(name: &simple_dns::Name<'_>) -> String {
                 if c == '.' || c == '\\' {
                     out.push('\\');
                 }
-                out.push(c.to_ascii_lowercase());
+                crate::untrusted::push_char(&mut out, c.to_ascii_lowercase());
             }
             if !chunk.invalid().is_empty() {
                 out.push(char::REPLACEMENT_CHARACTER);

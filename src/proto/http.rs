@@ -134,7 +134,7 @@ pub fn conversation(client: &[u8], server: &[u8]) -> Conversation {
 }
 
 fn header_text(value: &[u8]) -> String {
-    String::from_utf8_lossy(value).trim().to_string()
+    crate::untrusted::text(value.trim_ascii())
 }
 
 /// The scheme of an `Authorization`-style header, only when it is a known one:
@@ -214,7 +214,7 @@ fn parse_request(stream: &[u8], at: usize) -> Option<(Request, usize)> {
         Ok(httparse::Status::Complete(n)) => n,
         _ => return None,
     };
-    let method = req.method?.to_string();
+    let method = crate::untrusted::text(req.method?.as_bytes());
     let mut host = None;
     let mut proxy_auth_scheme = None;
     let mut body = 0usize;
@@ -228,7 +228,8 @@ fn parse_request(stream: &[u8], at: usize) -> Option<(Request, usize)> {
         }
     }
     let host = host.map(|h| split_host_port(&h, 80).map_or(h, |(host, _)| host));
-    let target = parse_target(&method, req.path?, host)?;
+    let path = crate::untrusted::text(req.path?.as_bytes());
+    let target = parse_target(&method, &path, host)?;
     let end = at.saturating_add(head_len).saturating_add(body).min(stream.len());
     Some((
         Request {
@@ -254,7 +255,7 @@ fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
     let status = resp.code?;
     let mut response = Response {
         status,
-        reason: resp.reason.unwrap_or_default().to_string(),
+        reason: crate::untrusted::text(resp.reason.unwrap_or_default().as_bytes()),
         offset: at,
         proxy_authenticate: Vec::new(),
         via: None,

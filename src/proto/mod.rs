@@ -91,7 +91,11 @@ pub fn inspect(conn: &Connection) -> Protocols {
         if let Some(body_at) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
             let body = &rest[body_at + 4..];
             let body = String::from_utf8_lossy(&body[..body.len().min(MAX_PAC)]);
-            pac_proxies.extend(http::pac_proxies(&body));
+            pac_proxies.extend(
+                http::pac_proxies(&body)
+                    .iter()
+                    .map(|p| crate::untrusted::clean(p).into_owned()),
+            );
         }
     }
     out.pac_proxies = pac_proxies;

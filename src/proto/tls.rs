@@ -213,7 +213,7 @@ pub fn client_hello(stream: &[u8]) -> Option<ClientHello> {
                         out.sni = names
                             .iter()
                             .find(|(kind, _)| *kind == SNIType::HostName)
-                            .map(|(_, name)| String::from_utf8_lossy(name).to_ascii_lowercase());
+                            .map(|(_, name)| crate::untrusted::text(name).to_ascii_lowercase());
                     }
                     TlsExtension::SupportedVersions(versions) => {
                         out.max_version = versions.iter().map(|v| Version(v.0)).filter(|v| !v.is_grease()).max();
@@ -292,7 +292,9 @@ fn leaf_certificate(der: &[u8]) -> Option<Certificate> {
                 .general_names
                 .iter()
                 .filter_map(|n| match n {
-                    x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_ascii_lowercase()),
+                    x509_parser::extensions::GeneralName::DNSName(d) => {
+                        Some(crate::untrusted::clean(d).to_ascii_lowercase())
+                    }
                     _ => None,
                 })
                 .collect()
@@ -302,15 +304,15 @@ fn leaf_certificate(der: &[u8]) -> Option<Certificate> {
         .iter_organization()
         .next()
         .and_then(|a| a.as_str().ok())
-        .map(str::to_string);
+        .map(|s| crate::untrusted::clean(s).into_owned());
     let issuer_common_name = issuer
         .iter_common_name()
         .next()
         .and_then(|a| a.as_str().ok())
-        .map(str::to_string);
+        .map(|s| crate::untrusted::clean(s).into_owned());
     Some(Certificate {
-        subject: cert.subject().to_string(),
-        issuer: issuer.to_string(),
+        subject: crate::untrusted::clean(&cert.subject().to_string()).into_owned(),
+        issuer: crate::untrusted::clean(&issuer.to_string()).into_owned(),
         issuer_organization,
         issuer_common_name,
         dns_names,

@@ -39,7 +39,7 @@ pub fn parse_nbns(payload: &[u8]) -> Option<NbnsMessage> {
         }
         decoded[i] = (hi << 4) | lo;
     }
-    let name = String::from_utf8_lossy(&decoded[..15]).trim_end().to_ascii_lowercase();
+    let name = crate::untrusted::text(&decoded[..15]).trim_end().to_ascii_lowercase();
     let response = header[2] & 0x80 != 0;
     let answers = u16::from_be_bytes([header[6], header[7]]);
     // Answer: name (34 bytes incl. the final 0), type, class, TTL, RDLENGTH, then NB_FLAGS and the address.
@@ -79,8 +79,8 @@ pub fn dhcp_wpad_url(payload: &[u8]) -> Option<String> {
                 let len = usize::from(*payload.get(at + 1)?);
                 let value = payload.get(at + 2..at + 2 + len)?;
                 if code == OPTION_WPAD {
-                    let url = String::from_utf8_lossy(value);
-                    return Some(url.trim_end_matches('\0').to_string());
+                    let value = value.strip_suffix(b"\0").unwrap_or(value);
+                    return Some(crate::untrusted::text(value));
                 }
                 at += 2 + len;
             }

@@ -424,7 +424,38 @@ fn write_attempts<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
             outcome = a.outcome.as_str(),
         )?;
     }
-    writeln!(out, "</tbody></table></div></section>")
+    writeln!(out, "</tbody></table></div>")?;
+    if !r.attempt_groups.is_empty() {
+        let unlisted: u64 = r.attempt_groups.iter().map(|g| g.count).sum();
+        writeln!(
+            out,
+            "<h3>Attempts not listed ({unlisted}), by destination and outcome</h3>\
+             <div class=\"scroll\"><table class=\"sortable\" id=\"groups-table\"><thead><tr><th>attempts</th>\
+             <th>destination</th><th>outcome</th><th>listed above</th><th>from, to</th><th>evidence</th>\
+             </tr></thead><tbody>"
+        )?;
+        for g in &r.attempt_groups {
+            let frames: Vec<String> = g.frames.iter().map(u64::to_string).collect();
+            writeln!(
+                out,
+                "<tr><td class=\"num\">{}</td><td class=\"dest\">{}</td>\
+                 <td><span class=\"pill {}\">{}</span></td><td class=\"num\">{}</td>\
+                 <td class=\"mono\">{}<br>{}</td><td class=\"what\"><span class=\"sub\">first frames {}</span>\
+                 <br><code>{}</code></td></tr>",
+                g.count,
+                esc(&g.destination_label()),
+                outcome_class(g.outcome),
+                g.outcome.as_str(),
+                g.listed,
+                esc(g.first_start.get(11..26).unwrap_or(&g.first_start)),
+                esc(g.last_start.get(11..26).unwrap_or(&g.last_start)),
+                esc(&frames.join(", ")),
+                esc(&g.wireshark_filter),
+            )?;
+        }
+        writeln!(out, "</tbody></table></div>")?;
+    }
+    writeln!(out, "</section>")
 }
 
 fn write_capture<W: Write>(out: &mut W, r: &CaptureReport, quality: &[&Finding]) -> io::Result<()> {

@@ -159,6 +159,32 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
         }
         writeln!(out)?;
     }
+    if !r.attempt_groups.is_empty() {
+        let unlisted: u64 = r.attempt_groups.iter().map(|g| g.count).sum();
+        writeln!(
+            out,
+            "### Attempts not listed ({unlisted}), by destination and outcome\n"
+        )?;
+        writeln!(
+            out,
+            "| attempts | destination | outcome | listed above | from | to | filter |"
+        )?;
+        writeln!(out, "|---:|---|---|---:|---|---|---|")?;
+        for g in &r.attempt_groups {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                g.count,
+                code(&g.destination_label(), true),
+                g.outcome.as_str(),
+                g.listed,
+                md(g.first_start.get(11..23).unwrap_or(&g.first_start)),
+                md(g.last_start.get(11..23).unwrap_or(&g.last_start)),
+                code(&g.wireshark_filter, true)
+            )?;
+        }
+        writeln!(out)?;
+    }
     Ok(())
 }
 

@@ -255,28 +255,38 @@ pub struct Attempt {
 impl Attempt {
     /// `name (ip):port`, `ip:port` or `name:port`, plus the proxy when there is one.
     pub fn destination_label(&self) -> String {
-        let d = &self.destination;
-        let ip = d.ip.as_deref().map(|ip| {
-            if ip.contains(':') {
-                format!("[{ip}]")
-            } else {
-                ip.to_string()
-            }
-        });
-        let port = d.port.map_or_else(|| "?".to_string(), |p| p.to_string());
-        let target = match (&d.name, ip) {
-            (Some(name), Some(ip)) => format!("{name} ({ip}):{port}"),
-            (Some(name), None) => format!("{name}:{port}"),
-            (None, Some(ip)) => match &self.service_tag {
-                Some(tag) => format!("{ip}:{port} (service tag {tag})"),
-                None => format!("{ip}:{port}"),
-            },
-            (None, None) => "(no request)".to_string(),
-        };
-        match &self.proxy {
-            Some(proxy) => format!("{target} via proxy {proxy}"),
-            None => target,
+        destination_label(&self.destination, self.service_tag.as_deref(), self.proxy.as_deref())
+    }
+}
+
+impl AttemptGroup {
+    /// Like [`Attempt::destination_label`].
+    pub fn destination_label(&self) -> String {
+        destination_label(&self.destination, None, self.proxy.as_deref())
+    }
+}
+
+fn destination_label(d: &Destination, service_tag: Option<&str>, proxy: Option<&str>) -> String {
+    let ip = d.ip.as_deref().map(|ip| {
+        if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
         }
+    });
+    let port = d.port.map_or_else(|| "?".to_string(), |p| p.to_string());
+    let target = match (&d.name, ip) {
+        (Some(name), Some(ip)) => format!("{name} ({ip}):{port}"),
+        (Some(name), None) => format!("{name}:{port}"),
+        (None, Some(ip)) => match service_tag {
+            Some(tag) => format!("{ip}:{port} (service tag {tag})"),
+            None => format!("{ip}:{port}"),
+        },
+        (None, None) => "(no request)".to_string(),
+    };
+    match proxy {
+        Some(proxy) => format!("{target} via proxy {proxy}"),
+        None => target,
     }
 }
 

@@ -452,18 +452,10 @@ fn write_attempt_groups<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) ->
         )
     )?;
     for g in &r.attempt_groups {
-        let target = match (&g.destination.name, &g.destination.ip, g.destination.port) {
-            (Some(name), _, Some(port)) => format!("{name}:{port}"),
-            (None, Some(ip), Some(port)) if ip.contains(':') => format!("[{ip}]:{port}"),
-            (None, Some(ip), Some(port)) => format!("{ip}:{port}"),
-            _ => "(no request)".to_string(),
-        };
-        let via = g.proxy.as_ref().map(|p| format!(" via proxy {p}")).unwrap_or_default();
         let line = format!(
-            "{} more -> {}{}: {} ({} listed above; {} to {})",
+            "{} more -> {}: {} ({} listed above; {} to {})",
             g.count,
-            clean(&target),
-            clean(&via),
+            clean(&g.destination_label()),
             st.outcome(g.outcome, g.outcome.as_str()),
             g.listed,
             g.first_start.get(11..23).unwrap_or(&g.first_start),
