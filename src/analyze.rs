@@ -42,6 +42,8 @@ pub struct Options {
     pub window: Option<(i64, i64)>,
     /// How many attempts, connections and findings a report lists.
     pub listing: diagnose::listing::ListLimits,
+    /// Replace internal addresses and names with pseudonyms derived from this key (`--redact`).
+    pub redact: Option<crate::report::redact::Key>,
 }
 
 impl Default for Options {
@@ -58,6 +60,7 @@ impl Default for Options {
             read_ahead: false,
             window: None,
             listing: Default::default(),
+            redact: None,
         }
     }
 }

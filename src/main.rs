@@ -17,6 +17,7 @@ use capdoc::endpoints::service_tags::ServiceTags;
 use capdoc::endpoints::{Table, TableError};
 use capdoc::flow::FlowLimits;
 use capdoc::report::model::{CaptureReport, Severity};
+use capdoc::report::redact::Key;
 use capdoc::report::summary::{self, BatchSummary, ReportFiles};
 use capdoc::report::{diff, html, json, markdown, text};
 
@@ -117,6 +118,11 @@ struct AnalysisArgs {
     /// The results are the same; whether it is faster depends on the machine (README, Performance).
     #[arg(long)]
     read_thread: bool,
+    /// For reports that leave the company: replace every address and host name that is not a required
+    /// endpoint with a pseudonym (the same one throughout the run; set CAPDOC_REDACT_KEY to keep them
+    /// across runs), and drop interface names, the capture's application and OS, and directory names.
+    #[arg(long)]
+    redact: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -332,6 +338,11 @@ fn options(args: &AnalysisArgs) -> io::Result<Options> {
         listing: ListLimits {
             max_listed: args.limits.max_listed,
             max_findings: args.limits.max_findings,
+        },
+        redact: match (args.redact, std::env::var("CAPDOC_REDACT_KEY")) {
+            (false, _) => None,
+            (true, Ok(passphrase)) if !passphrase.is_empty() => Some(Key::from_passphrase(&passphrase)),
+            (true, _) => Some(Key::random()?),
         },
     })
 }

@@ -140,6 +140,9 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
         dns: pass.dns.lookups.iter().map(dns_lookup).collect(),
     };
     listing::apply(&mut report, opts.listing);
+    if let Some(key) = &opts.redact {
+        crate::report::redact::redact(&mut report, &opts.table, key);
+    }
     report
 }
 
@@ -158,7 +161,7 @@ fn dns_lookup(l: &crate::proto::dns::Lookup) -> DnsLookup {
 /// The report of a file that could not be read at all.
 pub fn error_report(file: &str, error: &CaptureError, opts: &Options) -> CaptureReport {
     let message = format!("{file}: {error}");
-    CaptureReport {
+    let mut report = CaptureReport {
         schema: SCHEMA_VERSION,
         capdoc: env!("CARGO_PKG_VERSION").to_string(),
         file: file.to_string(),
@@ -176,7 +179,11 @@ pub fn error_report(file: &str, error: &CaptureError, opts: &Options) -> Capture
         connections: Vec::new(),
         connections_unlisted: 0,
         dns: Vec::new(),
+    };
+    if let Some(key) = &opts.redact {
+        crate::report::redact::redact(&mut report, &opts.table, key);
     }
+    report
 }
 
 fn tables(opts: &Options) -> Tables {
