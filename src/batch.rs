@@ -29,10 +29,44 @@ pub struct Input {
 #[derive(Debug, Default)]
 pub struct Expanded {
     pub captures: Vec<Input>,
-    /// Files in folders that are not captures (by content and name).
-    pub skipped: Vec<PathBuf>,
-    /// Folders that could not be listed.
-    pub unreadable_folders: Vec<PathBuf>,
+    /// What folders held besides captures, and folders that could not be listed.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A path found in a folder and not analysed, with the reason.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: SkipReason,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Neither its first bytes nor its name say capture.
+    NotACapture,
+    /// A named pipe: opening one waits for a writer, possibly forever.
+    Fifo,
+    /// A character or block device, or a socket: not a file of bytes to read.
+    Special,
+    /// A symbolic link to nothing.
+    BrokenLink,
+    /// A folder that could not be listed (permissions, removed while walking).
+    UnreadableFolder,
+    /// Folders nested deeper than [`MAX_DEPTH`] (almost certainly a symlink loop).
+    TooDeep,
+}
+
+impl SkipReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SkipReason::NotACapture => "not a capture",
+            SkipReason::Fifo => "a named pipe (FIFO): not opened in a folder, it could wait forever for a writer",
+            SkipReason::Special => "a device or socket, not a file",
+            SkipReason::BrokenLink => "a symbolic link to nothing",
+            SkipReason::UnreadableFolder => "a folder that cannot be listed",
+            SkipReason::TooDeep => "folders nested too deep (a symbolic link loop?)",
+        }
+    }
 }
 
 /// Names that say "this was meant to be a capture": such a file found in a folder
@@ -64,13 +98,16 @@ pub fn expand(inputs: &[PathBuf]) -> Expanded {
     for path in inputs {
         if path.is_dir() {
             let mut files = Vec::new();
-            walk(path, &mut files, &mut out.unreadable_folders, 0);
+            walk(path, &mut files, &mut out.skipped, 0);
             files.sort();
             for file in files {
                 if analyze::looks_like_capture(&file) || named_like_capture(&file) {
                     out.captures.push(input(file));
                 } else {
-                    out.skipped.push(file);
+                    out.skipped.push(Skipped {
+                        path: file,
+                        reason: SkipReason::NotACapture,
+                    });
                 }
             }
         } else {
@@ -92,22 +129,51 @@ fn input(path: PathBuf) -> Input {
 /// Folder depth followed; deeper trees are almost certainly a symlink loop.
 const MAX_DEPTH: usize = 32;
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, unreadable: &mut Vec<PathBuf>, depth: usize) {
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Skipped>, depth: usize) {
+    let skip = |path: PathBuf, reason| Skipped { path, reason };
     if depth > MAX_DEPTH {
+        skipped.push(skip(dir.to_path_buf(), SkipReason::TooDeep));
         return;
     }
     let Ok(entries) = std::fs::read_dir(dir) else {
-        unreadable.push(dir.to_path_buf());
+        skipped.push(skip(dir.to_path_buf(), SkipReason::UnreadableFolder));
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => walk(&path, files, unreadable, depth + 1),
-            Ok(t) if t.is_file() => files.push(path),
-            _ => {}
+        // Links are followed (a folder of links to captures is common); loops end at MAX_DEPTH.
+        let kind = match entry.file_type() {
+            Ok(t) if t.is_symlink() => match std::fs::metadata(&path) {
+                Ok(m) => m.file_type(),
+                Err(_) => {
+                    skipped.push(skip(path, SkipReason::BrokenLink));
+                    continue;
+                }
+            },
+            Ok(t) => t,
+            Err(_) => continue,
+        };
+        if kind.is_dir() {
+            walk(&path, files, skipped, depth + 1);
+        } else if kind.is_file() {
+            files.push(path);
+        } else if is_fifo(kind) {
+            skipped.push(skip(path, SkipReason::Fifo));
+        } else {
+            skipped.push(skip(path, SkipReason::Special));
         }
     }
+}
+
+#[cfg(unix)]
+fn is_fifo(kind: std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    kind.is_fifo()
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: std::fs::FileType) -> bool {
+    false
 }
 
 /// Analyses every input with `jobs` threads (None: one per core), calling

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use capdoc::analyze::{self, Options};
-use capdoc::batch::{self, Input};
+use capdoc::batch::{self, Input, SkipReason};
 use capdoc::capture::Limits;
 use capdoc::diagnose::listing::ListLimits;
 use capdoc::diagnose::{catalog, time};
@@ -378,15 +378,17 @@ fn terminal_width(stream: &impl IsTerminal) -> Option<usize> {
 fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
     let opts = options(&args.analysis)?;
     let expanded = batch::expand(&args.inputs);
-    if !args.quiet {
-        for file in &expanded.skipped {
-            eprintln!("capdoc: skipped {} (not a capture)", file.display());
+    for skipped in &expanded.skipped {
+        // Files that are simply not captures are routine in a folder; the rest is worth a word even with -q.
+        if !args.quiet || skipped.reason != SkipReason::NotACapture {
+            eprintln!(
+                "capdoc: skipped {}: {}",
+                skipped.path.display(),
+                skipped.reason.describe()
+            );
         }
     }
-    for dir in &expanded.unreadable_folders {
-        eprintln!("capdoc: cannot read folder {}", dir.display());
-    }
-    let inputs = expanded.captures;
+    let (inputs, skipped) = (expanded.captures, expanded.skipped);
     if inputs.is_empty() {
         eprintln!("capdoc: no capture found in the given folders");
         return Ok(ExitCode::from(2));
@@ -415,7 +417,14 @@ fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
         FailOn::Warning => Severity::Warning,
     };
     let files = match &args.output_dir {
-        Some(dir) => Some(write_reports(dir, &inputs, &reports, fail_on)?),
+        Some(dir) => Some(write_reports(
+            dir,
+            &inputs,
+            &reports,
+            fail_on,
+            &skipped,
+            opts.redact.is_some(),
+        )?),
         None => {
             print_reports(&args, &reports)?;
             None
@@ -426,7 +435,7 @@ fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
             eprintln!("capdoc: {e}");
         }
     }
-    let summary = BatchSummary::new(&reports, fail_on, files);
+    let summary = BatchSummary::new(&reports, fail_on, files).with_skipped(&skipped, opts.redact.is_some());
     if !args.quiet {
         if reports.len() > 1 {
             let mut err = io::stderr().lock();
@@ -486,6 +495,8 @@ fn write_reports(
     inputs: &[Input],
     reports: &[CaptureReport],
     fail_on: Severity,
+    skipped: &[batch::Skipped],
+    redact: bool,
 ) -> io::Result<Vec<ReportFiles>> {
     std::fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
     let stems = batch::report_stems(inputs);
@@ -501,7 +512,7 @@ fn write_reports(
         batch::write_atomic(&dir.join(&names.md), |w| markdown::write(w, r))?;
         files.push(names);
     }
-    let summary = BatchSummary::new(reports, fail_on, Some(files.clone()));
+    let summary = BatchSummary::new(reports, fail_on, Some(files.clone())).with_skipped(skipped, redact);
     batch::write_atomic(&dir.join("summary.json"), |w| summary::write_json(w, &summary))?;
     batch::write_atomic(&dir.join("index.html"), |w| html::write_index(w, &summary))?;
     Ok(files)

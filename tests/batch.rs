@@ -190,3 +190,88 @@ fn several_html_pages_need_an_output_dir() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("-o DIR"));
 }
+
+/// A folder holding what is not a regular file: a FIFO nobody writes to, a link to
+/// a device, a broken link, a link to a capture. The run must not hang on the
+/// FIFO, must analyse the linked capture, and must name every skipped entry.
+#[cfg(unix)]
+#[test]
+fn fifos_devices_and_links_in_a_folder_are_reported_not_opened() {
+    use std::os::unix::fs::symlink;
+    let dir = common::temp_dir("batch-special");
+    let input = dir.join("in");
+    std::fs::create_dir(&input).unwrap();
+    let capture = common::project_dir().join("captures/direct-ok.eth.pcap");
+    symlink(&capture, input.join("linked.pcap")).unwrap();
+    symlink("/dev/null", input.join("device.pcap")).unwrap();
+    symlink(input.join("gone.pcap"), input.join("broken.pcap")).unwrap();
+    let fifo = input.join("pipe.pcap");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let out_dir = dir.join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_capdoc"))
+        .args([
+            "analyze",
+            "-q",
+            "-o",
+            out_dir.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().ok();
+            panic!("capdoc hung on a folder with a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
+    check_schema(&validator("summary.schema.json"), &summary, "summary.json");
+    let analysed: Vec<&str> = summary["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(analysed.len(), 1, "{analysed:?}");
+    assert!(analysed[0].ends_with("linked.pcap"));
+    let skipped: Vec<(String, String)> = summary["skipped"]
+        .as_array()
+        .expect("skipped entries are listed")
+        .iter()
+        .map(|s| {
+            (
+                s["file"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let reason_of = |name: &str| {
+        skipped
+            .iter()
+            .find(|(f, _)| f.ends_with(name))
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("{name} not in {skipped:?}"))
+    };
+    assert!(reason_of("pipe.pcap").contains("named pipe"));
+    assert!(reason_of("device.pcap").contains("device"));
+    assert!(reason_of("broken.pcap").contains("symbolic link to nothing"));
+    assert!(
+        stderr.contains("pipe.pcap"),
+        "skipped special files are named even with -q: {stderr}"
+    );
+    let index = std::fs::read_to_string(out_dir.join("index.html")).unwrap();
+    assert!(index.contains("pipe.pcap") && index.contains("Not analysed"));
+}

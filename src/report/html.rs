@@ -878,6 +878,13 @@ pub fn write_index<W: Write>(out: &mut W, s: &BatchSummary) -> io::Result<()> {
         )?;
     }
     writeln!(out, "</tbody></table></div>")?;
+    if !s.skipped.is_empty() {
+        writeln!(out, "<section id=\"skipped\"><h2>Not analysed</h2><ul>")?;
+        for k in &s.skipped {
+            writeln!(out, "<li><code>{}</code>: {}</li>", esc(&k.file), esc(k.reason))?;
+        }
+        writeln!(out, "</ul></section>")?;
+    }
     page_end(out)
 }
 

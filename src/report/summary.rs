@@ -20,6 +20,15 @@ pub struct BatchSummary {
     pub totals: Totals,
     /// In input order.
     pub captures: Vec<CaptureSummary>,
+    /// What the folders held that was not analysed, and why (absent when nothing was skipped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedFile>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedFile {
+    pub file: String,
+    pub reason: &'static str,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -147,7 +156,23 @@ impl BatchSummary {
             fail_on,
             totals,
             captures,
+            skipped: Vec::new(),
         }
+    }
+
+    /// Adds what walking the folders left out; with `--redact`, without directories.
+    pub fn with_skipped(mut self, skipped: &[crate::batch::Skipped], redact: bool) -> Self {
+        self.skipped = skipped
+            .iter()
+            .map(|s| SkippedFile {
+                file: match (redact, s.path.file_name()) {
+                    (true, Some(name)) => name.to_string_lossy().into_owned(),
+                    _ => s.path.display().to_string(),
+                },
+                reason: s.reason.describe(),
+            })
+            .collect();
+        self
     }
 }
 
