@@ -95,6 +95,21 @@ fn json(out: &std::process::Output) -> Value {
     })
 }
 
+/// The report, groups and limits included, matches the documented schema.
+fn valid(report: &Value) {
+    let path = common::project_dir().join("docs/report.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
 fn limits_hit(report: &Value) -> Vec<&str> {
     report["capture"]["limits_hit"]
         .as_array()
