@@ -59,6 +59,15 @@ IP_DROP=203.0.113.17        # dropped.msappproxy.net: iptables DROP on tcp/443
 IP_REFUSED=203.0.113.18     # refused.msappproxy.net: nothing listens -> RST
 SERVER6=2001:db8:20::5
 
+# Credentials of proxy-credentials (distinctive, so a test can look for them in capdoc's output;
+# the Basic values, the cookies and the token are the `secrets` of its expected.json)
+CRED_PROXY_USER=capdoc                  # squid's htpasswd (variant auth) has this user too
+CRED_PROXY_PASS=capdocSecretProxy7Q     # Proxy-Authorization: Basic Y2FwZG9jOmNhcGRvY1NlY3JldFByb3h5N1E=
+CRED_AUTHZ=webuser:capdocSecretAuthz7Q  # Authorization: Basic d2VidXNlcjpjYXBkb2NTZWNyZXRBdXRoejdR
+CRED_COOKIE=capdocSecretCookie7Q        # Cookie: session=...
+CRED_SET_COOKIE=capdocSecretSetCookie7Q # the origin's Set-Cookie: portal=...
+CRED_QUERY=capdocSecretQuery7Q          # a SAS-like token in a query string: ?sig=...
+
 MS_CA_DN='C=US, O=Microsoft Corporation, CN=Microsoft Azure RSA TLS Issuing CA 04'
 INSPECT_CA_DN='O=Contoso Inspection, CN=Contoso TLS Inspection CA'
 
@@ -260,12 +269,19 @@ EOF
 write_http_server() {
   cat >"$WORK/httpd.py" <<'EOF'
 # Static file server (HTTP/1.0, the server closes): python3 httpd.py BIND_IP PORT DIR
-import functools, http.server, sys
+# A file F with a sidecar F.set-cookie is answered with that Set-Cookie header too.
+import functools, http.server, os, sys
 class H(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       ".dat": "application/x-ns-proxy-autoconfig",
                       ".pac": "application/x-ns-proxy-autoconfig",
                       ".crl": "application/pkix-crl"}
+    def end_headers(self):
+        sidecar = self.translate_path(self.path) + ".set-cookie"
+        if os.path.isfile(sidecar):
+            with open(sidecar) as f:
+                self.send_header("Set-Cookie", f.read().strip())
+        super().end_headers()
     def log_message(self, fmt, *args):
         sys.stderr.write("%s %s\n" % (self.client_address[0], fmt % args))
 ip, port, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -316,6 +332,9 @@ function FindProxyForURL(url, host) {
   return "PROXY $PROXY4:3128; DIRECT";
 }
 EOF
+  # proxy-credentials: a page on the CRL host whose answer sets a session cookie
+  printf 'portal\n' >"$WORK/www-crl/portal.html"
+  printf 'portal=%s; Path=/; HttpOnly\n' "$CRED_SET_COOKIE" >"$WORK/www-crl/portal.html.set-cookie"
   chmod -R a+rX "$WORK/www-wpad" "$WORK/www-crl"
   bgrun "$SNS" "$WORK/httpd-crl.log" "$PY" "$WORK/httpd.py" "$IP_CRL" 80 "$WORK/www-crl"
   bgrun "$PNS" "$WORK/httpd-wpad.log" "$PY" "$WORK/httpd.py" "$WPAD4" 80 "$WORK/www-wpad"
@@ -336,7 +355,8 @@ squid_start() {
   case $variant in
     plain) ;;
     auth)
-      printf 'user:%s\n' "$(openssl passwd -1 secret)" >"$sq/htpasswd"
+      { printf 'user:%s\n' "$(openssl passwd -1 secret)"
+        printf '%s:%s\n' "$CRED_PROXY_USER" "$(openssl passwd -1 "$CRED_PROXY_PASS")"; } >"$sq/htpasswd"
       extra="auth_param basic program /usr/lib/squid/basic_ncsa_auth $sq/htpasswd
 auth_param basic children 2 startup=1
 auth_param basic realm Contoso Proxy
@@ -559,6 +579,68 @@ sc_proxy_hostile_names() {
   sleep 0.5
 }
 
+# Credentials and hostile bytes, for the tests that no output shows a credential and that no
+# report carries a terminal escape, a control character or bytes that are not UTF-8. Through
+# squid with Basic proxy authentication (variant auth), every request authenticated:
+#  1. curl: GET http://crl3.digicert.com/portal.html?sig=<token> (absolute URI) with
+#     Proxy-Authorization, Authorization: Basic and Cookie; the origin answers with Set-Cookie;
+#  2. curl: CONNECT contoso.msappproxy.net:443 with Proxy-Authorization, TLS 1.2, GET;
+#  3. openssl s_client: authenticated CONNECT contoso.msappproxy.net:443, then a ClientHello whose
+#     SNI carries terminal escapes, CR and bytes that are not UTF-8;
+#  4. bash: CONNECT to a target with terminal escapes (ESC, BEL), CR and bytes that are not UTF-8,
+#     the same in Host; squid answers 400 (RFC 9112 forbids controls in a request line, and a
+#     strict parser such as httparse rejects it: an analyser still sees squid's refusal);
+#  5. bash: CONNECT to a target with a C1 CSI (U+009B) and a right-to-left override (U+202E),
+#     valid UTF-8 that an HTTP parser does take (a request-target must be UTF-8 for httparse);
+#  6. bash: GET http://crl3.digicert.com/portal.html whose Host header has a C1 CSI, a
+#     right-to-left override and bytes that are not UTF-8 (header values are bytes).
+# bash writes 4-6 raw over /dev/tcp (curl refuses such names) with Connection: close and reads
+# the answer to the end; only its status line is kept.
+HOSTILE_ESC_SNI=$'sni\x1b[31mred\x1b]0;pwned\x07\rcr\xff\xfe.msappproxy.net'
+HOSTILE_ESC_TARGET=$'esc\x1b[31mred\x1b]0;pwned\x07\rcr\xff\xfe.example'
+HOSTILE_C1_TARGET=$'c1\xc2\x9b31m\xe2\x80\xaertl.example'
+HOSTILE_HOST=$'host\xc2\x9b31m\xe2\x80\xaertl\xff\xfe.example'
+raw_request() {  # raw_request REQUEST: send it to squid :3128 from px-client, print the status line
+  # One write (cat of a file): printf would write line by line, and squid closes (RST) after the
+  # first line it refuses. The answer is read to its end (EOF, or 2 s without a line).
+  printf '%s' "$1" >"$WORK/raw-request"
+  cx timeout 10 bash -c 'exec 3<>"/dev/tcp/$1/3128" || exit 1
+    cat "$2" >&3
+    IFS= read -r line <&3
+    while IFS= read -r -t 2 _ <&3; do :; done
+    printf "%s" "${line%$'"'"'\r'"'"'}"' _ "$PROXY4" "$WORK/raw-request" 2>>"$CURL_LOG"
+}
+sc_proxy_credentials() {
+  local pauth line rc=0 end=$'\r\n'
+  pauth=$(printf '%s:%s' "$CRED_PROXY_USER" "$CRED_PROXY_PASS" | base64 -w0)
+  client 0 creds-get "${SQ3128[@]}" --proxy-user "$CRED_PROXY_USER:$CRED_PROXY_PASS" \
+    -H "Authorization: Basic $(printf '%s' "$CRED_AUTHZ" | base64 -w0)" -H "Cookie: session=$CRED_COOKIE" \
+    "http://crl3.digicert.com/portal.html?sig=$CRED_QUERY"
+  client 0 creds-connect -k "${SQ3128[@]}" --proxy-user "$CRED_PROXY_USER:$CRED_PROXY_PASS" "$MSAPP"
+  cx timeout 10 openssl s_client -proxy "$PROXY4:3128" -proxy_user "$CRED_PROXY_USER" \
+    -proxy_pass "pass:$CRED_PROXY_PASS" -connect contoso.msappproxy.net:443 \
+    -servername "$HOSTILE_ESC_SNI" -brief </dev/null >>"$CURL_LOG" 2>&1 || rc=$?
+  [[ $rc -eq 0 ]] || die "s_client with a hostile SNI failed (rc=$rc)"
+  log "  s_client: TLS through an authenticated tunnel with a hostile SNI"
+  sleep 0.5
+  local auth="Proxy-Authorization: Basic $pauth${end}Connection: close$end$end"
+  line=$(raw_request "CONNECT $HOSTILE_ESC_TARGET:443 HTTP/1.1${end}Host: $HOSTILE_ESC_TARGET:443$end$auth")
+  [[ $line == HTTP/* ]] || die "raw CONNECT to a target with terminal escapes got no answer"
+  log "  raw CONNECT (terminal escapes) -> $line"
+  printf 'hostile-esc-connect: %s\n' "$line" >>"$CURL_LOG"
+  sleep 0.5
+  line=$(raw_request "CONNECT $HOSTILE_C1_TARGET:443 HTTP/1.1${end}Host: $HOSTILE_C1_TARGET:443$end$auth")
+  [[ $line == HTTP/* ]] || die "raw CONNECT to a target with C1/bidi characters got no answer"
+  log "  raw CONNECT (C1, bidi) -> $line"
+  printf 'hostile-c1-connect: %s\n' "$line" >>"$CURL_LOG"
+  sleep 0.5
+  line=$(raw_request "GET http://crl3.digicert.com/portal.html HTTP/1.1${end}Host: $HOSTILE_HOST$end$auth")
+  [[ $line == HTTP/* ]] || die "raw GET with a hostile Host header got no answer"
+  log "  raw GET (hostile Host) -> $line"
+  printf 'hostile-host-get: %s\n' "$line" >>"$CURL_LOG"
+  sleep 0.5
+}
+
 # ------------------------------------------------------------------ expected.json + checks
 write_expect_py() {
   cat >"$WORK/expect.py" <<'PYEOF'
@@ -590,6 +672,31 @@ def connect(name, proxy=P3128, status=200, outcome="ok", t=None, auth=False):
 
 MSAPP = "contoso.msappproxy.net"
 OK_TLS = tls(MSAPP)
+
+def shown(b):
+    """Capture bytes as a report shows them (capdoc's rule for untrusted text): bytes that are not
+    UTF-8 as U+FFFD, C0/C1 controls and DEL as \\xNN, bidirectional controls as \\u{NNNN}."""
+    out = ""
+    for c in b.decode("utf-8", "replace"):
+        o = ord(c)
+        if o < 0x20 or 0x7f <= o < 0xa0:
+            out += f"\\x{o:02x}"
+        elif 0x202a <= o <= 0x202e or 0x2066 <= o <= 0x2069:
+            out += f"\\u{{{o:04x}}}"
+        else:
+            out += c
+    return out
+
+def as_tshark(b):
+    """What tshark -T fields prints for bytes in an HTTP or SNI string: every byte above 0x7f as
+    U+FFFD, CR as \\r (an HTTP request line ends at the first CR for tshark)."""
+    return "".join("\ufffd" if x > 0x7f else "\\r" if x == 13 else chr(x) for x in b)
+
+# the hostile bytes of proxy-credentials (HOSTILE_* in generate-proxy.sh)
+ESC_SNI = b"sni\x1b[31mred\x1b]0;pwned\x07\rcr\xff\xfe.msappproxy.net"
+ESC_TARGET = b"esc\x1b[31mred\x1b]0;pwned\x07\rcr\xff\xfe.example"
+C1_TARGET = "c1\u009b31m\u202ertl.example".encode()
+
 SCENARIOS = {
  "proxy-connect-ok": dict(
     description="curl CONNECTs to contoso.msappproxy.net:443 through squid on 192.0.2.80:3128 (200), "
@@ -692,6 +799,40 @@ SCENARIOS = {
     attempts=[connect(MSAPP, t=tls("<script>alert(1)</script>.msappproxy.net")),
               connect("<script>alert(2)</script>.example", status=FROM_CAPTURE, outcome=FROM_CAPTURE)],
     findings=["sni-mismatch"], findings_allowed=["dns-failure"]),
+ "proxy-credentials": dict(
+    description="Credentials and hostile bytes, through squid with Basic proxy authentication, every request "
+                "with Proxy-Authorization: Basic (capdoc:capdocSecretProxy7Q). curl GETs "
+                "http://crl3.digicert.com/portal.html?sig=<token> (absolute URI) with Authorization: Basic "
+                "(webuser:capdocSecretAuthz7Q) and Cookie: session=<secret>; the origin answers 200 with "
+                "Set-Cookie: portal=<secret>. curl CONNECTs to contoso.msappproxy.net:443 (200, TLS 1.2, GET). "
+                "openssl s_client CONNECTs there too and sends an SNI with terminal escapes (ESC [31m, "
+                "ESC ]0;...BEL), a CR and the bytes FF FE (not UTF-8). bash sends CONNECT to a target with the "
+                "same kind of bytes (squid answers 400: controls are not allowed in a request line), CONNECT to "
+                "a target with a C1 CSI (U+009B) and a right-to-left override (U+202E) (squid cannot resolve "
+                "it), and GET http://crl3.digicert.com/portal.html with such a Host header plus FF FE (200, "
+                "Set-Cookie again). Names are written here as a report shows capture bytes: not UTF-8 as "
+                "U+FFFD, C0/C1 controls and DEL as \\xNN, bidirectional controls as \\u{NNNN}. "
+                "`secrets`: the two Basic credentials as on the wire, the cookie values and the query token.",
+    proxy=P3128, ca_set=CA_SET,
+    attempts=[{"path": "proxy", "proxy": P3128,
+               "destination": {"name": "crl3.digicert.com", "ip": None, "port": 80},
+               "request": "GET http://crl3.digicert.com/portal.html?sig=capdocSecretQuery7Q",
+               "proxy_authorization": True, "http_status": 200, "outcome": "ok", "tls": None},
+              connect(MSAPP, t=OK_TLS, auth=True),
+              connect(MSAPP, t=tls(shown(ESC_SNI)), auth=True),
+              connect(shown(ESC_TARGET), status=FROM_CAPTURE, outcome=FROM_CAPTURE, auth=True),
+              connect(shown(C1_TARGET), status=FROM_CAPTURE, outcome=FROM_CAPTURE, auth=True),
+              {"path": "proxy", "proxy": P3128,
+               "destination": {"name": "crl3.digicert.com", "ip": None, "port": 80},
+               "request": "GET http://crl3.digicert.com/portal.html",
+               "proxy_authorization": True, "http_status": 200, "outcome": "ok", "tls": None}],
+    # what tshark shows of the hostile attempts is checked against these bytes (see as_tshark)
+    wire={3: {"sni": ESC_SNI}, 4: {"request": b"CONNECT " + ESC_TARGET + b":443"},
+          5: {"request": b"CONNECT " + C1_TARGET + b":443"}},
+    findings=["sni-mismatch"], findings_allowed=[],
+    secrets=["Y2FwZG9jOmNhcGRvY1NlY3JldFByb3h5N1E=", "d2VidXNlcjpjYXBkb2NTZWNyZXRBdXRoejdR",
+             "capdocSecretCookie7Q", "capdocSecretSetCookie7Q", "capdocSecretQuery7Q"],
+    secret_headers=["Proxy-Authorization", "Authorization", "Cookie", "Set-Cookie"]),
 }
 
 # ---------------------------------------------------------------- tshark
@@ -709,7 +850,8 @@ def ts(filt, *fields):
     for f in fields:
         cmd += ["-e", f]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return [l.split("\t") for l in out.splitlines() if l.strip()]
+    # split on LF only: str.splitlines() also splits on controls that hostile names carry
+    return [l.split("\t") for l in out.split("\n") if l.strip()]
 
 errors = []
 def check(cond, msg):
@@ -734,7 +876,9 @@ if VERIFY:
     for i, (a, r) in enumerate(zip(attempts, reqs), 1):
         frame, stream, method, uri, pauth, dst4, dst6, dport = r
         frame = int(frame)
-        check(f"{method} {uri}" == a["request"], f"attempt {i}: request is '{method} {uri}', table says '{a['request']}'")
+        wire = s.get("wire", {}).get(i, {})
+        want = as_tshark(wire["request"].split(b"\r")[0]) if "request" in wire else a["request"]
+        check(f"{method} {uri}" == want, f"attempt {i}: request is {method + ' ' + uri!r}, table says {want!r}")
         check(bool(pauth) == a["proxy_authorization"], f"attempt {i}: Proxy-Authorization present={bool(pauth)}")
         where = f"{dst6 and '[' + dst6 + ']' or dst4}:{dport}"
         if a["path"] == "proxy":
@@ -781,7 +925,7 @@ if VERIFY:
         check(ch is not None, f"attempt {i}: no ClientHello after the 200")
         if ch is None:
             continue
-        check(ch[2] == t["sni"], f"attempt {i}: SNI {ch[2]!r}")
+        check(ch[2] == (as_tshark(wire["sni"]) if "sni" in wire else t["sni"]), f"attempt {i}: SNI {ch[2]!r}")
         offered = [VERS.get(v, v) for v in ch[4].split("\x1f") if v] or [VERS.get(ch[3], ch[3])]
         offered = [v for v in offered if v.startswith("TLS")]
         check(max(offered) == t["client_max_version"], f"attempt {i}: client offers up to {max(offered)}")
@@ -819,6 +963,8 @@ if VERIFY:
     for sec in s.get("secrets", []):
         check(sec.encode() in raw, f"secret {sec} not in the capture")
     check(b"Proxy-Authorization" in raw or not s.get("secrets"), "no Proxy-Authorization header")
+    for h in s.get("secret_headers", []):
+        check(b"\r\n" + h.encode() + b": " in raw, f"no {h} header in the capture")
 else:
     for a in attempts:
         if a["http_status"] == FROM_CAPTURE:
@@ -875,6 +1021,7 @@ SCENARIO_LIST=(
   "proxy-tls-inspection inspect"
   "proxy-tls-old plain"
   "proxy-hostile-names plain"
+  "proxy-credentials auth"
 )
 # CAPDOC_SCENARIOS="name ..." regenerates only those captures (the others and the CA-set files stay).
 if [[ -n ${CAPDOC_SCENARIOS:-} ]]; then
