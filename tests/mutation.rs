@@ -50,3 +50,55 @@ fn damaged_captures_never_panic() {
         }
     }
 }
+
+/// The binary, on damaged files: exit 0, 1 or 2, never a crash (a signal or
+/// Rust's panic exit 101), a message on stderr whenever nothing could be read,
+/// and an end within a generous watchdog, so a loop on crafted input fails here.
+#[test]
+fn damaged_files_give_an_exit_code_and_a_message() {
+    let mut rng = Rng(0x0dd_ba11_5eed);
+    let dir = common::temp_dir("mutation-cli");
+    for (n, file) in common::own_captures().into_iter().enumerate() {
+        let original = std::fs::read(&file).expect("read");
+        let mut bytes = original[..(rng.next() as usize) % (original.len() + 1)].to_vec();
+        for _ in 0..4 {
+            if let Some(at) = (!bytes.is_empty()).then(|| (rng.next() as usize) % bytes.len()) {
+                bytes[at] ^= 1 << (rng.next() % 8);
+            }
+        }
+        let path = dir.join(format!("damaged-{n}.pcap"));
+        std::fs::write(&path, &bytes).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_capdoc"))
+            .args(["analyze", "--format", "json", path.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                child.kill().ok();
+                panic!("{}: capdoc did not finish on {}", common::short(&file), path.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        let code = status.code();
+        assert!(
+            matches!(code, Some(0..=2)),
+            "{}: exit {status:?}\n{stderr}",
+            common::short(&file)
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        if code == Some(2) {
+            assert!(
+                stderr.contains(path.to_str().unwrap()),
+                "the message names the file: {stderr}"
+            );
+        }
+    }
+}
