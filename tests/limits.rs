@@ -134,6 +134,7 @@ fn a_syn_flood_is_tracked_up_to_the_connection_limit_and_counted_beyond_it() {
     let (r, out) = analyse(&path, &["--max-connections", "20000", "--max-listed", "500"]);
     assert_eq!(out.status.code(), Some(1), "the flood's unanswered SYNs are errors");
     assert_eq!(r["capture"]["packets"], u64::from(SYNS) + 4);
+    valid(&r);
     let hits = limits_hit(&r);
     assert!(
         hits.contains(&"--max-connections") && hits.contains(&"--max-listed"),
