@@ -25,6 +25,24 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
         "connect",
         "\"CONNECT / HTTP/1.1\" names no host:port; tshark lists \"/\" as the target, capdoc does not count it as a CONNECT",
     ),
+    (
+        "captures/proxy-credentials.eth.pcap",
+        "connect",
+        "two CONNECT targets carry hostile bytes: tshark shows every byte above 0x7f as U+FFFD (even valid UTF-8 such as \
+         U+009B and U+202E), keeps controls raw and ends the target at its CR; capdoc escapes controls as \\xNN and bidi \
+         overrides as \\u{NNNN} (src/untrusted.rs) and reads the whole target",
+    ),
+    (
+        "captures/proxy-credentials.eth.pcap",
+        "codes",
+        "the same two CONNECT targets, rendered as above; the codes (400, 500, 200, 200) agree",
+    ),
+    (
+        "captures/proxy-credentials.eth.pcap",
+        "sni",
+        "an SNI with ESC, BEL, CR and the bytes FF FE: tshark keeps the controls raw (CR as \\r), capdoc escapes them as \\xNN; \
+         both show FF FE as U+FFFD",
+    ),
 ];
 
 fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {

@@ -210,36 +210,80 @@ fn parse_request(stream: &[u8], at: usize) -> Option<(Request, usize)> {
     let bytes = stream.get(at..)?;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
-    let head_len = match req.parse(bytes) {
-        Ok(httparse::Status::Complete(n)) => n,
-        _ => return None,
+    let (method, path, head_len) = match req.parse(bytes) {
+        Ok(httparse::Status::Complete(n)) => (req.method?.as_bytes(), req.path?.as_bytes(), n),
+        Ok(httparse::Status::Partial) => return None,
+        // A proxy still answers a request line httparse refuses (control characters
+        // or bytes that are not UTF-8 in the target): read what was asked anyway.
+        Err(_) => {
+            let (request, len) = lenient_request(bytes)?;
+            return Some((Request { offset: at, ..request }, at + len));
+        }
     };
-    let method = crate::untrusted::text(req.method?.as_bytes());
+    let fields = req.headers.iter().map(|h| (h.name.as_bytes(), h.value));
+    let (request, len) = request_from_parts(method, path, fields, head_len, bytes.len())?;
+    Some((Request { offset: at, ..request }, at + len))
+}
+
+/// The facts capdoc keeps from a request head (at offset 0); the length of head and body.
+fn request_from_parts<'a>(
+    method: &[u8],
+    path: &[u8],
+    fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    head_len: usize,
+    available: usize,
+) -> Option<(Request, usize)> {
+    let method = crate::untrusted::text(method);
     let mut host = None;
     let mut proxy_auth_scheme = None;
     let mut body = 0usize;
-    for h in req.headers.iter() {
-        let name = h.name.to_ascii_lowercase();
-        match name.as_str() {
-            "host" => host = Some(header_text(h.value).to_ascii_lowercase()),
-            "proxy-authorization" => proxy_auth_scheme = Some(auth_scheme(&header_text(h.value))),
-            "content-length" => body = header_text(h.value).parse().unwrap_or(0),
-            _ => {}
+    for (name, value) in fields {
+        if name.eq_ignore_ascii_case(b"host") {
+            host = Some(header_text(value).to_ascii_lowercase());
+        } else if name.eq_ignore_ascii_case(b"proxy-authorization") {
+            proxy_auth_scheme = Some(auth_scheme(&header_text(value)));
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            body = header_text(value).parse().unwrap_or(0);
         }
     }
     let host = host.map(|h| split_host_port(&h, 80).map_or(h, |(host, _)| host));
-    let path = crate::untrusted::text(req.path?.as_bytes());
+    let path = crate::untrusted::text(path);
     let target = parse_target(&method, &path, host)?;
-    let end = at.saturating_add(head_len).saturating_add(body).min(stream.len());
+    let end = head_len.saturating_add(body).min(available);
     Some((
         Request {
             method,
             target,
-            offset: at,
+            offset: 0,
             proxy_auth_scheme,
         },
         end,
     ))
+}
+
+/// Longest request head read by [`lenient_request`].
+const MAX_LENIENT_HEAD: usize = 16 * 1024;
+
+/// `METHOD SP target SP HTTP/1.x CRLF (name: value CRLF)* CRLF`, with any bytes
+/// but CR, LF and space in the target (RFC 9112 section 3 without its character
+/// rules). Only for heads httparse refused.
+fn lenient_request(bytes: &[u8]) -> Option<(Request, usize)> {
+    let window = &bytes[..bytes.len().min(MAX_LENIENT_HEAD)];
+    let head_len = window.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let mut lines = window[..head_len - 4]
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut parts = lines.next()?.split(|&b| b == b' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    let method_ok = (1..=16).contains(&method.len()) && method.iter().all(u8::is_ascii_uppercase);
+    if !method_ok || target.is_empty() || !version.starts_with(b"HTTP/1.") || parts.next().is_some() {
+        return None;
+    }
+    let fields = lines.take(MAX_HEADERS).filter_map(|line| {
+        let colon = line.iter().position(|&b| b == b':')?;
+        Some((line[..colon].trim_ascii(), &line[colon + 1..]))
+    });
+    request_from_parts(method, target, fields, head_len, bytes.len())
 }
 
 /// Parses one response head at `at`; returns it with the offset after its body
@@ -339,6 +383,28 @@ pub fn pac_proxies(pac: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_line_with_control_bytes_is_still_read_and_shown_escaped() {
+        let client = b"CONNECT esc\x1b[31mred\x07\xff.example:443 HTTP/1.1\r\nHost: esc\x1b.example:443\r\n\
+Proxy-Authorization: Basic c2VjcmV0\r\n\r\n";
+        let server = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        let conv = conversation(client, server);
+        let [exchange] = &conv.exchanges[..] else {
+            panic!("{conv:?}")
+        };
+        assert_eq!(exchange.request.method, "CONNECT");
+        let Target::Authority { host, port } = &exchange.request.target else {
+            panic!()
+        };
+        assert_eq!((host.as_str(), *port), ("esc\\x1b[31mred\\x07\u{fffd}.example", 443));
+        assert_eq!(exchange.request.proxy_auth_scheme.as_deref(), Some("Basic"));
+        assert_eq!(exchange.response.as_ref().map(|r| r.status), Some(400));
+        // Not a head at all: still nothing.
+        assert!(lenient_request(b"CONNECT a b c HTTP/1.1\r\n\r\n").is_none());
+        assert!(lenient_request(b"connect x:443 HTTP/1.1\r\n\r\n").is_none());
+        assert!(lenient_request(b"CONNECT x:443 HTTP/1.1\r\n").is_none());
+    }
 
     #[test]
     fn connect_407_then_200_on_one_connection() {
