@@ -383,10 +383,10 @@ pub(super) fn tls_findings(attempts: &[Attempt]) -> Vec<Finding> {
             Spec {
                 code: "sni-mismatch",
                 severity: Severity::Warning,
-                title: format!(
-                    "The TLS server name inside {} tunnels differs from the CONNECT host",
-                    mismatch.len()
-                ),
+                title: match mismatch.len() {
+                    1 => "The TLS server name inside a tunnel differs from the CONNECT host".to_string(),
+                    n => format!("The TLS server name inside {n} tunnels differs from the CONNECT host"),
+                },
                 detail: format!(
                     "CONNECT {} carried a ClientHello for {}.",
                     mismatch[0].destination.name.as_deref().unwrap_or("?"),
