@@ -267,10 +267,13 @@ fn write_finding<W: Write>(out: &mut W, f: &Finding) -> io::Result<()> {
             out,
             "<p><span class=\"label\">Evidence:</span> frames {}{}</p>",
             esc(&frames.join(", ")),
-            if f.attempts.is_empty() {
-                String::new()
-            } else {
-                format!("; attempts {}", attempt_links(&f.attempts))
+            match (f.attempts.is_empty(), f.unlisted_attempts) {
+                (true, 0) => String::new(),
+                (false, 0) => format!("; attempts {}", attempt_links(&f.attempts)),
+                (_, n) => format!(
+                    "; attempts {} and {n} more, not listed (<a href=\"#groups-table\">counted below</a>)",
+                    attempt_links(&f.attempts)
+                ),
             }
         )?;
     }
