@@ -212,30 +212,16 @@ fn fifos_devices_and_links_in_a_folder_are_reported_not_opened() {
         .expect("mkfifo runs");
     assert!(made.success());
     let out_dir = dir.join("out");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_capdoc"))
-        .args([
-            "analyze",
-            "-q",
-            "-o",
-            out_dir.to_str().unwrap(),
-            input.to_str().unwrap(),
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > std::time::Duration::from_secs(60) {
-            child.kill().ok();
-            panic!("capdoc hung on a folder with a FIFO");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_capdoc"));
+    command.args([
+        "analyze",
+        "-q",
+        "-o",
+        out_dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    // A FIFO opened by mistake would block here forever: the watchdog turns that into a failure.
+    let (status, stderr) = common::run_with_watchdog(command, std::time::Duration::from_secs(60));
     assert_eq!(status.code(), Some(0), "{stderr}");
     let summary: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
     check_schema(&validator("summary.schema.json"), &summary, "summary.json");

@@ -68,25 +68,9 @@ fn damaged_files_give_an_exit_code_and_a_message() {
         }
         let path = dir.join(format!("damaged-{n}.pcap"));
         std::fs::write(&path, &bytes).unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_capdoc"))
-            .args(["analyze", "--format", "json", path.to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = std::time::Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > std::time::Duration::from_secs(60) {
-                child.kill().ok();
-                panic!("{}: capdoc did not finish on {}", common::short(&file), path.display());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_capdoc"));
+        command.args(["analyze", "--format", "json", path.to_str().unwrap()]);
+        let (status, stderr) = common::run_with_watchdog(command, std::time::Duration::from_secs(60));
         let code = status.code();
         assert!(
             matches!(code, Some(0..=2)),

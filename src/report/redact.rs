@@ -77,7 +77,18 @@ struct Pseudonyms<'a> {
     used: HashSet<IpAddr>,
 }
 
-impl Pseudonyms<'_> {
+impl<'a> Pseudonyms<'a> {
+    fn new(key: &'a Key, table: &'a Table) -> Self {
+        Pseudonyms {
+            key,
+            table,
+            public: HashSet::new(),
+            addresses: HashMap::new(),
+            names: HashMap::new(),
+            used: HashSet::new(),
+        }
+    }
+
     fn is_required_name(&self, name: &str) -> bool {
         // Any port: the name is Microsoft's whatever port the capture used.
         self.table.rows.iter().any(|row| row.matches(name, row.port, None))
@@ -241,14 +252,7 @@ fn base_name(path: &str) -> &str {
 
 /// Rewrites `report` in place; see the module documentation for what changes.
 pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
-    let mut p = Pseudonyms {
-        key,
-        table,
-        public: HashSet::new(),
-        addresses: HashMap::new(),
-        names: HashMap::new(),
-        used: HashSet::new(),
-    };
+    let mut p = Pseudonyms::new(key, table);
     // What stays: the addresses of required endpoints and what required names resolved to.
     for a in &report.attempts {
         if a.required.is_some() && a.path == Path::Direct {
@@ -373,14 +377,7 @@ mod tests {
     use super::*;
 
     fn pseudonyms<'a>(key: &'a Key, table: &'a Table) -> Pseudonyms<'a> {
-        Pseudonyms {
-            key,
-            table,
-            public: HashSet::new(),
-            addresses: HashMap::new(),
-            names: HashMap::new(),
-            used: HashSet::new(),
-        }
+        Pseudonyms::new(key, table)
     }
 
     #[test]
