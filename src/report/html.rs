@@ -640,7 +640,7 @@ fn write_timeline<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
     );
     // Time axis: five ticks, seconds from the first event.
     for i in 0..=5 {
-        let t = t0 + (span * f64::from(i) / 5.0) as i64;
+        let t = t0.saturating_add((span * f64::from(i) / 5.0) as i64);
         let tx = x(t);
         let _ = write!(
             svg,
@@ -648,7 +648,7 @@ fn write_timeline<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
              <text x=\"{tx:.1}\" y=\"14\" text-anchor=\"middle\">+{}</text>",
             TOP - 6.0,
             height - 4.0,
-            esc(&time::span(t - t0))
+            esc(&time::span(t.saturating_sub(t0)))
         );
     }
     for (i, lane) in drawn.iter().enumerate() {
