@@ -80,6 +80,10 @@ pub struct PacketPass {
     pub protocols: Vec<Option<Box<Protocols>>>,
     /// Frames on link types capdoc cannot decode, per link type.
     pub unsupported_links: BTreeMap<LinkType, u64>,
+    /// Frames skipped for more VLAN tags than [`crate::decode::link::MAX_VLAN_TAGS`].
+    pub too_many_vlan_tags: u64,
+    /// IP datagrams whose fragments were dropped before they were complete (pool limits).
+    pub fragments_abandoned: u64,
 }
 
 impl PacketPass {
@@ -151,6 +155,7 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
     let mut unsupported_links = BTreeMap::new();
     let mut dns_log = DnsLog::default();
     let mut dhcp_wpad = Vec::new();
+    let mut too_many_vlan_tags = 0u64;
     let mut protocols: Vec<Option<Box<Protocols>>> = Vec::new();
     while let Some(frame) = reader.next_frame() {
         if opts
@@ -179,6 +184,10 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
             Ok(p) => p,
             Err(Skip::Link(LinkSkip::UnsupportedLink)) => {
                 *unsupported_links.entry(frame.link_type).or_insert(0u64) += 1;
+                continue;
+            }
+            Err(Skip::Link(LinkSkip::TooManyVlanTags)) => {
+                too_many_vlan_tags += 1;
                 continue;
             }
             Err(_) => {
@@ -275,6 +284,8 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
         dhcp_wpad,
         dns: dns_log,
         unsupported_links,
+        too_many_vlan_tags,
+        fragments_abandoned: decoder.fragments.abandoned,
     }
 }
 

@@ -322,3 +322,40 @@ fn too_many_findings_are_cut_to_the_most_severe() {
     );
     assert!(limits_hit(&cut).contains(&"--max-findings"));
 }
+
+#[test]
+fn frames_nested_deeper_than_the_vlan_limit_are_skipped_and_counted() {
+    let mut p = Pcap::new();
+    let mut syn = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4(CONNECTOR, VICTIM.0, 64)
+        .tcp(50_000, 443, 1, 64_240)
+        .syn()
+        .write(&mut syn, &[])
+        .unwrap();
+    for tags in [2usize, 5] {
+        // MACs, then `tags` 802.1Q tags, then the EtherType and the IP packet.
+        let mut frame = syn[..12].to_vec();
+        for _ in 0..tags {
+            frame.extend([0x81, 0x00, 0x00, 0x0a]);
+        }
+        frame.extend(&syn[12..]);
+        p.record(1_000 * tags as u64, &frame);
+    }
+    let path = p.save("vlan-depth");
+    let (r, _) = analyse(&path, &[]);
+    valid(&r);
+    assert_eq!(
+        r["connections"].as_array().unwrap().len(),
+        1,
+        "QinQ is read, five tags are not"
+    );
+    let hit = r["capture"]["limits_hit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["limit"] == "VLAN tags")
+        .expect("the limit is reported");
+    assert_eq!(hit["value"], 4);
+    assert_eq!(hit["effect"], "1 frame with more stacked VLAN tags was skipped");
+}

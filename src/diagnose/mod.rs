@@ -285,6 +285,27 @@ fn flow_limits_hit(pass: &PacketPass, opts: &Options) -> Vec<LimitHit> {
                 .to_string(),
         });
     }
+    if pass.too_many_vlan_tags > 0 {
+        hits.push(LimitHit {
+            limit: "VLAN tags",
+            value: crate::decode::link::MAX_VLAN_TAGS as u64,
+            effect: match pass.too_many_vlan_tags {
+                1 => "1 frame with more stacked VLAN tags was skipped".to_string(),
+                n => format!("{n} frames with more stacked VLAN tags were skipped"),
+            },
+        });
+    }
+    if pass.fragments_abandoned > 0 {
+        hits.push(LimitHit {
+            limit: "IP fragments",
+            value: crate::decode::fragment::MAX_PENDING as u64,
+            effect: format!(
+                "{} fragmented datagrams were dropped before they were complete (too many pending at once, too \
+                 many pieces, or too large)",
+                pass.fragments_abandoned
+            ),
+        });
+    }
     if pass.dns.lookups_dropped > 0 {
         hits.push(LimitHit {
             limit: "DNS lookups",
