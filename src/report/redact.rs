@@ -74,6 +74,8 @@ struct Pseudonyms<'a> {
     public: HashSet<IpAddr>,
     addresses: HashMap<IpAddr, IpAddr>,
     names: HashMap<String, String>,
+    /// Interface and component names and their replacements (`interface 0`).
+    labels: HashMap<String, String>,
     used: HashSet<IpAddr>,
 }
 
@@ -85,6 +87,7 @@ impl<'a> Pseudonyms<'a> {
             public: HashSet::new(),
             addresses: HashMap::new(),
             names: HashMap::new(),
+            labels: HashMap::new(),
             used: HashSet::new(),
         }
     }
@@ -161,18 +164,26 @@ impl<'a> Pseudonyms<'a> {
     /// Rewrites every known original in free text, and any other address found in it.
     fn sentence(&mut self, text: &str) -> String {
         let mut out = replace_addresses(text, |ip| self.address(ip));
-        let mut names: Vec<(&String, &String)> = self.names.iter().collect();
+        let mut names: Vec<(&String, &String, bool)> = self
+            .names
+            .iter()
+            // A single-label name (`proxy`, `wpad`) is often also a word of the sentence
+            // itself: it is replaced only where it names a host, before `:port`.
+            .map(|(original, pseudonym)| (original, pseudonym, !original.contains('.')))
+            .chain(self.labels.iter().map(|(original, label)| (original, label, false)))
+            .collect();
         // Longest first, so `a.contoso.local` is not half-replaced by `contoso.local`.
-        names.sort_by_key(|(original, _)| std::cmp::Reverse(original.len()));
-        for (original, pseudonym) in names {
-            out = replace_word(&out, original, pseudonym);
+        names.sort_by_key(|(original, _, _)| std::cmp::Reverse(original.len()));
+        for (original, pseudonym, before_port) in names {
+            out = replace_word(&out, original, pseudonym, before_port);
         }
         out
     }
 }
 
-/// Replaces `word` where it stands alone: not inside a longer name or address.
-fn replace_word(text: &str, word: &str, with: &str) -> String {
+/// Replaces `word` where it stands alone: not inside a longer name or address;
+/// with `before_port`, only where a `:port` follows it.
+fn replace_word(text: &str, word: &str, with: &str, before_port: bool) -> String {
     if word.is_empty() || !text.contains(word) {
         return text.to_string();
     }
@@ -183,11 +194,10 @@ fn replace_word(text: &str, word: &str, with: &str) -> String {
         let before = rest[..at].chars().next_back();
         let after = rest[at + word.len()..].chars().next();
         // A trailing dot ends a sentence, not a name.
+        let following = &rest[at + word.len()..];
         let after_ok = match after {
-            Some('.') => rest[at + word.len() + 1..]
-                .chars()
-                .next()
-                .is_none_or(|c| !part_of_name(c)),
+            _ if before_port => following.starts_with(':') && following[1..].starts_with(|c: char| c.is_ascii_digit()),
+            Some('.') => following[1..].chars().next().is_none_or(|c| !part_of_name(c)),
             Some(c) => !part_of_name(c),
             None => true,
         };
@@ -304,13 +314,13 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
     for (i, iface) in c.interfaces.iter_mut().enumerate() {
         if let Some(name) = iface.name.take() {
             let label = format!("interface {i}");
-            p.names.entry(name).or_insert_with(|| label.clone());
+            p.labels.entry(name).or_insert_with(|| label.clone());
             iface.name = Some(label);
         }
     }
     for (i, name) in c.windows.counted_on.iter_mut().enumerate() {
         let label = p
-            .names
+            .labels
             .entry(std::mem::take(name))
             .or_insert_with(|| format!("component {}", i + 1))
             .clone();
@@ -432,6 +442,17 @@ mod tests {
             out.starts_with(&format!("ip.addr=={ten} && tcp.port==3128 && ipv6.addr==100::")),
             "{out}"
         );
+    }
+
+    #[test]
+    fn single_label_names_are_replaced_only_where_they_name_a_host() {
+        let table = Table::public();
+        let key = Key::from_passphrase("k");
+        let mut p = pseudonyms(&key, &table);
+        let proxy = p.name("proxy");
+        let out = p.sentence("The proxy at proxy:3128 refused; ask the proxy team.");
+        assert_eq!(out, format!("The proxy at {proxy}:3128 refused; ask the proxy team."));
+        assert_eq!(p.name("proxy"), proxy, "the field itself is still replaced");
     }
 
     #[test]
