@@ -135,15 +135,17 @@ pub(super) fn apply(report: &mut CaptureReport, limits: ListLimits) {
         .partition(|a| keep.contains(&a.id));
     report.attempt_groups = groups(&listed, &unlisted);
     report.attempts = listed;
+    // Keeps the listed ids; returns how many were dropped.
+    let only_listed = |ids: &mut Vec<u32>| {
+        let before = ids.len();
+        ids.retain(|id| keep.contains(id));
+        (before - ids.len()) as u64
+    };
     for f in &mut report.findings {
-        let before = f.attempts.len();
-        f.attempts.retain(|id| keep.contains(id));
-        f.unlisted_attempts = (before - f.attempts.len()) as u64;
+        f.unlisted_attempts = only_listed(&mut f.attempts);
     }
     for e in &mut report.endpoints {
-        let before = e.attempts.len();
-        e.attempts.retain(|id| keep.contains(id));
-        e.unlisted_attempts = (before - e.attempts.len()) as u64;
+        e.unlisted_attempts = only_listed(&mut e.attempts);
     }
     report.capture.hit(LimitHit {
         limit: "--max-listed",

@@ -215,21 +215,19 @@ fn parse_request(stream: &[u8], at: usize) -> Option<(Request, usize)> {
         Ok(httparse::Status::Partial) => return None,
         // A proxy still answers a request line httparse refuses (control characters
         // or bytes that are not UTF-8 in the target): read what was asked anyway.
-        Err(_) => {
-            let (request, len) = lenient_request(bytes)?;
-            return Some((Request { offset: at, ..request }, at + len));
-        }
+        Err(_) => return lenient_request(bytes, at),
     };
     let fields = req.headers.iter().map(|h| (h.name.as_bytes(), h.value));
-    let (request, len) = request_from_parts(method, path, fields, head_len, bytes.len())?;
-    Some((Request { offset: at, ..request }, at + len))
+    request_from_parts(method, path, fields, at, head_len, bytes.len())
 }
 
-/// The facts capdoc keeps from a request head (at offset 0); the length of head and body.
+/// The facts capdoc keeps from a request head that starts at stream offset `at`,
+/// with the offset after its body (`available` bytes follow `at`).
 fn request_from_parts<'a>(
     method: &[u8],
     path: &[u8],
     fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    at: usize,
     head_len: usize,
     available: usize,
 ) -> Option<(Request, usize)> {
@@ -254,10 +252,10 @@ fn request_from_parts<'a>(
         Request {
             method,
             target,
-            offset: 0,
+            offset: at,
             proxy_auth_scheme,
         },
-        end,
+        at + end,
     ))
 }
 
@@ -267,7 +265,7 @@ const MAX_LENIENT_HEAD: usize = 16 * 1024;
 /// `METHOD SP target SP HTTP/1.x CRLF (name: value CRLF)* CRLF`, with any bytes
 /// but CR, LF and space in the target (RFC 9112 section 3 without its character
 /// rules). Only for heads httparse refused.
-fn lenient_request(bytes: &[u8]) -> Option<(Request, usize)> {
+fn lenient_request(bytes: &[u8], at: usize) -> Option<(Request, usize)> {
     let window = &bytes[..bytes.len().min(MAX_LENIENT_HEAD)];
     let head_len = window.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let mut lines = window[..head_len - 4]
@@ -283,7 +281,7 @@ fn lenient_request(bytes: &[u8]) -> Option<(Request, usize)> {
         let colon = line.iter().position(|&b| b == b':')?;
         Some((line[..colon].trim_ascii(), &line[colon + 1..]))
     });
-    request_from_parts(method, target, fields, head_len, bytes.len())
+    request_from_parts(method, target, fields, at, head_len, bytes.len())
 }
 
 /// Parses one response head at `at`; returns it with the offset after its body
@@ -401,9 +399,9 @@ Proxy-Authorization: Basic c2VjcmV0\r\n\r\n";
         assert_eq!(exchange.request.proxy_auth_scheme.as_deref(), Some("Basic"));
         assert_eq!(exchange.response.as_ref().map(|r| r.status), Some(400));
         // Not a head at all: still nothing.
-        assert!(lenient_request(b"CONNECT a b c HTTP/1.1\r\n\r\n").is_none());
-        assert!(lenient_request(b"connect x:443 HTTP/1.1\r\n\r\n").is_none());
-        assert!(lenient_request(b"CONNECT x:443 HTTP/1.1\r\n").is_none());
+        assert!(lenient_request(b"CONNECT a b c HTTP/1.1\r\n\r\n", 0).is_none());
+        assert!(lenient_request(b"connect x:443 HTTP/1.1\r\n\r\n", 0).is_none());
+        assert!(lenient_request(b"CONNECT x:443 HTTP/1.1\r\n", 0).is_none());
     }
 
     #[test]

@@ -132,11 +132,11 @@ impl<'a> Pseudonyms<'a> {
     }
 
     fn name(&mut self, name: &str) -> String {
-        if name.is_empty() || self.is_required_name(name) || name.parse::<IpAddr>().is_ok() {
-            return match name.parse::<IpAddr>() {
-                Ok(ip) => self.address(ip).to_string(),
-                Err(_) => name.to_string(),
-            };
+        if let Ok(ip) = name.parse::<IpAddr>() {
+            return self.address(ip).to_string();
+        }
+        if name.is_empty() || self.is_required_name(name) {
+            return name.to_string();
         }
         if let Some(p) = self.names.get(name) {
             return p.clone();

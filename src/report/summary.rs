@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::model::{CaptureReport, Severity, VerdictStatus};
+use super::text::clean;
 
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
 
@@ -174,10 +175,6 @@ impl BatchSummary {
             .collect();
         self
     }
-}
-
-fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
 }
 
 fn fit(s: &str, max: usize) -> String {

@@ -112,7 +112,7 @@ fn fit(s: &str, max: usize) -> String {
 }
 
 /// Replaces control characters (terminal escapes included) from capture data.
-fn clean(s: &str) -> String {
+pub(super) fn clean(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
 }
 
