@@ -30,8 +30,17 @@ pub fn push_char(out: &mut String, c: char) {
     }
 }
 
+/// Whether every byte is printable ASCII: such bytes are already clean text.
+fn printable_ascii(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| (0x20..0x7f).contains(&b))
+}
+
 /// Capture bytes as printable text.
 pub fn text(bytes: &[u8]) -> String {
+    // Host names and header lines almost always are plain ASCII.
+    if printable_ascii(bytes) {
+        return bytes.iter().map(|&b| char::from(b)).collect();
+    }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {

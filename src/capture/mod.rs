@@ -452,37 +452,46 @@ impl ByteStream {
 
     /// Returns at least `n` unconsumed bytes, or fewer only at the end of input
     /// (or after a read error, kept in `read_error`).
+    #[inline]
     pub fn fill(&mut self, n: usize) -> io::Result<&[u8]> {
-        if self.end - self.pos < n && !self.eof {
-            if matches!(self.src, Input::Ahead(_)) {
-                return self.fill_from_chunks(n);
+        // Almost every call finds its bytes already buffered.
+        if self.end - self.pos >= n || self.eof {
+            return Ok(&self.buf[self.pos..self.end]);
+        }
+        self.refill(n)
+    }
+
+    /// The slow side of [`ByteStream::fill`]: moves, grows or reads the buffer.
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> io::Result<&[u8]> {
+        if matches!(self.src, Input::Ahead(_)) {
+            return self.fill_from_chunks(n);
+        }
+        if self.buf.len() - self.pos < n {
+            // Move the unconsumed tail to the front; grow only if still too small.
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+            if self.buf.len() < n {
+                self.buf.resize(n.next_power_of_two(), 0);
             }
-            if self.buf.len() - self.pos < n {
-                // Move the unconsumed tail to the front; grow only if still too small.
-                self.buf.copy_within(self.pos..self.end, 0);
-                self.end -= self.pos;
-                self.pos = 0;
-                if self.buf.len() < n {
-                    self.buf.resize(n.next_power_of_two(), 0);
+        }
+        while self.end - self.pos < n {
+            let Input::Direct(src) = &mut self.src else {
+                unreachable!("checked above")
+            };
+            match src.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
                 }
-            }
-            while self.end - self.pos < n {
-                let Input::Direct(src) = &mut self.src else {
-                    unreachable!("checked above")
-                };
-                match src.read(&mut self.buf[self.end..]) {
-                    Ok(0) => {
-                        self.eof = true;
-                        break;
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    if let Some(e) = self.fail(e) {
+                        return Err(e);
                     }
-                    Ok(k) => self.end += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        if let Some(e) = self.fail(e) {
-                            return Err(e);
-                        }
-                        break;
-                    }
+                    break;
                 }
             }
         }

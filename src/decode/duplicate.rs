@@ -17,9 +17,11 @@ pub const WINDOW_NANOS: i64 = 50_000_000;
 /// cache misses. Capture duplicates arrive within a few packets of each other.
 const SETS: usize = 512;
 const WAYS: usize = 4;
-/// Bytes hashed from the IP header on: headers and the start of the payload,
-/// plus the length. Enough to tell packets apart, cheap on bulk data.
-const HASHED_PREFIX: usize = 128;
+/// Bytes hashed from the IP header on: the IP and TCP headers with their
+/// options (IPv4 identification, sequence and acknowledgement numbers, TCP
+/// timestamps and checksum), plus the length. That tells packets apart, and
+/// costs the same on a bulk segment as on a SYN.
+const HASHED_PREFIX: usize = 80;
 
 #[derive(Clone, Copy)]
 struct Entry {
@@ -64,24 +66,38 @@ impl DuplicateFilter {
     }
 }
 
-/// FNV-1a over 8-byte words of the first bytes, then the length, finished
-/// with a multiply-xorshift so the top bits (the set index) are well mixed.
+/// A folded-multiply hash (as in wyhash and aHash's fallback) over 16-byte
+/// blocks of the first bytes, then the length: few dependent multiplies per
+/// packet, and well mixed top bits for the set index.
 fn fingerprint(ip: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    const K: [u64; 4] = [
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    ];
     let prefix = &ip[..ip.len().min(HASHED_PREFIX)];
-    let mut words = prefix.chunks_exact(8);
-    for word in &mut words {
-        h ^= u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        h ^= h >> 29;
+    let mut h = K[0];
+    let mut blocks = prefix.chunks_exact(16);
+    for block in &mut blocks {
+        let (lo, hi) = block.split_at(8);
+        h = fold(word(lo) ^ K[1] ^ h, word(hi) ^ K[2]);
     }
-    let mut tail = [0u8; 8];
-    tail[..words.remainder().len()].copy_from_slice(words.remainder());
-    h ^= u64::from_le_bytes(tail);
-    h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    h ^= ip.len() as u64;
-    h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    h ^ (h >> 32)
+    let mut tail = [0u8; 16];
+    tail[..blocks.remainder().len()].copy_from_slice(blocks.remainder());
+    let (lo, hi) = tail.split_at(8);
+    h = fold(word(lo) ^ K[1] ^ h, word(hi) ^ K[2]);
+    fold(h ^ K[3], ip.len() as u64 ^ K[0])
+}
+
+fn word(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes.try_into().expect("8 bytes"))
+}
+
+/// The 128-bit product of `a` and `b`, its halves xored.
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ (product >> 64) as u64
 }
 
 #[cfg(test)]

@@ -178,22 +178,37 @@ impl Connection {
 
 /// Zeek's `history` string: one letter per event kind and direction, upper
 /// case for the originator, in the order first seen.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct History(String);
+///
+/// Noted on every segment, so it is kept inline: a bit per letter says
+/// whether it was seen, and the letters sit in a small array in order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    seen: u64,
+    len: u8,
+    letters: [u8; History::CAPACITY],
+}
 
 impl History {
+    /// Seven event kinds (s h a d f r t), in two cases.
+    const CAPACITY: usize = 14;
+
     fn note(&mut self, side: Side, letter: char) {
         let letter = match side {
             Side::Client => letter.to_ascii_uppercase(),
             Side::Server => letter.to_ascii_lowercase(),
-        };
-        if !self.0.contains(letter) {
-            self.0.push(letter);
+        } as u8;
+        let bit = 1u64 << (letter & 63);
+        if self.seen & bit != 0 || usize::from(self.len) == Self::CAPACITY {
+            return;
         }
+        self.seen |= bit;
+        self.letters[usize::from(self.len)] = letter;
+        self.len += 1;
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII letters are ever stored.
+        std::str::from_utf8(&self.letters[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
@@ -228,16 +243,35 @@ impl Default for FlowLimits {
 }
 
 /// The two endpoints in a fixed order, so both directions find one entry.
+///
+/// Packed into integers (IPv4 as its IPv4-mapped IPv6 form, with the family
+/// kept apart) because it is built, compared and hashed for every segment;
+/// hashing two `SocketAddr`s walks their enums field by field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct FlowKey(SocketAddr, SocketAddr);
+struct FlowKey {
+    low: u128,
+    high: u128,
+    /// The low end's port in the top half, the high end's below; bit 32: IPv6.
+    ports: u64,
+}
 
 impl FlowKey {
     fn new(a: SocketAddr, b: SocketAddr) -> Self {
-        if a <= b {
-            FlowKey(a, b)
-        } else {
-            FlowKey(b, a)
+        let v6 = u64::from(a.is_ipv6()) << 32;
+        let (a, b) = ((packed_ip(a.ip()), a.port()), (packed_ip(b.ip()), b.port()));
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            low: low.0,
+            high: high.0,
+            ports: v6 | u64::from(low.1) << 16 | u64::from(high.1),
         }
+    }
+}
+
+fn packed_ip(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().to_bits(),
+        IpAddr::V6(v6) => v6.to_bits(),
     }
 }
 

@@ -54,10 +54,18 @@ pub fn rcode_name(rcode: u8) -> &'static str {
 /// every record of every answer, and `Display` went through the formatter
 /// one character at a time.
 fn normal(name: &simple_dns::Name<'_>) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(64);
     for label in name.as_bytes() {
         if !out.is_empty() {
             out.push('.');
+        }
+        // The usual label (letters, digits, hyphens) needs no escaping.
+        if label
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        {
+            out.extend(label.iter().map(|b| char::from(b.to_ascii_lowercase())));
+            continue;
         }
         for chunk in label.utf8_chunks() {
             for c in chunk.valid().chars() {
@@ -89,12 +97,13 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
     let Some(asked) = question else { return Some(message) };
     // Walk the chain: asked -> CNAME -> ... -> A/AAAA. Records whose owner is not
     // on the chain (additional glue, other questions) do not name this address.
+    let owners: Vec<String> = packet.answers.iter().map(|rr| normal(&rr.name)).collect();
     let mut current = asked;
     let mut chain = vec![current.clone()];
     for _ in 0..MAX_CHAIN {
         let mut next = None;
-        for rr in &packet.answers {
-            if normal(&rr.name) != current {
+        for (rr, owner) in packet.answers.iter().zip(&owners) {
+            if *owner != current {
                 continue;
             }
             match &rr.rdata {
