@@ -14,6 +14,8 @@ pub(crate) const CHUNK: usize = 1 << 20;
 pub(crate) const HEADROOM: usize = 64 * 1024;
 /// Chunks read ahead of the analysis (bounded memory: about 5 MiB in flight).
 const DEPTH: usize = 4;
+/// Chunks in circulation: those queued, the one being filled and the one being analysed.
+const POOL: usize = DEPTH + 2;
 
 /// The consuming end: chunks in file order, `None` at the end.
 pub(crate) struct ReadAhead {
@@ -24,9 +26,23 @@ pub(crate) struct ReadAhead {
 impl ReadAhead {
     pub(crate) fn spawn(mut src: Box<dyn Read + Send>) -> Self {
         let (chunk_tx, chunks) = mpsc::sync_channel(DEPTH);
-        let (recycle, recycled) = mpsc::sync_channel::<Vec<u8>>(DEPTH);
+        // Every chunk comes back once used, so the recycling channel never fills.
+        let (recycle, recycled) = mpsc::sync_channel::<Vec<u8>>(POOL + 1);
+        let mut allocated = 0;
         let reader = move || loop {
-            let mut chunk: Vec<u8> = recycled.try_recv().unwrap_or_default();
+            // Reuse a used chunk; allocate only while the pool is not complete. A
+            // fresh chunk costs a page fault per 4 KiB, as much as reading it.
+            let mut chunk: Vec<u8> = match recycled.try_recv() {
+                Ok(chunk) => chunk,
+                Err(_) if allocated < POOL => {
+                    allocated += 1;
+                    Vec::new()
+                }
+                Err(_) => match recycled.recv() {
+                    Ok(chunk) => chunk,
+                    Err(_) => return, // The analysis stopped early.
+                },
+            };
             // A recycled chunk is reused as it is: only the part never written is zeroed.
             chunk.resize(HEADROOM + CHUNK, 0);
             let mut filled = HEADROOM;

@@ -19,17 +19,24 @@ const MAX_RANGES: usize = 32;
 pub struct Stream {
     /// Sequence number of stream byte 0 (ISN + 1, or the first data seen).
     base: Option<SeqNumber>,
-    data: Vec<u8>,
-    /// Received ranges of stream offsets, sorted and merged.
-    ranges: Vec<(u32, u32)>,
     capacity: u32,
+    /// Contiguous length at which the owner is next told the stream grew
+    /// (doubling from [`FIRST_CHECKPOINT`]).
+    checkpoint: u32,
     /// Bytes that fell beyond the capacity (not kept).
     pub dropped_bytes: u64,
     /// Whether the owner stopped this stream from growing (memory budget).
     pub cut_short: bool,
-    /// Contiguous length at which the owner is next told the stream grew
-    /// (doubling from [`FIRST_CHECKPOINT`]).
-    checkpoint: u32,
+    /// What is kept, allocated with the first byte: most connections carry
+    /// nothing, or have been read, and then a stream costs 32 bytes.
+    held: Option<Box<Held>>,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    data: Vec<u8>,
+    /// Received ranges of stream offsets, sorted and merged.
+    ranges: Vec<(u32, u32)>,
     /// Where segments started, as (stream offset, frame number), in offset
     /// order, so a message found in the stream can be traced to its frame.
     marks: Vec<(u32, u64)>,
@@ -68,22 +75,29 @@ impl Stream {
         }
     }
 
+    fn ranges(&self) -> &[(u32, u32)] {
+        self.held.as_ref().map_or(&[], |h| &h.ranges)
+    }
+
     /// Bytes known without a hole from the start of the stream.
     pub fn contiguous(&self) -> &[u8] {
-        match self.ranges.first() {
-            Some(&(0, end)) => &self.data[..end as usize],
+        match (self.held.as_deref(), self.ranges().first()) {
+            (Some(held), Some(&(0, end))) => &held.data[..end as usize],
             _ => &[],
         }
     }
 
     /// Whether a hole was left before the last byte seen.
     pub fn has_gap(&self) -> bool {
-        self.ranges.len() > 1 || self.ranges.first().is_some_and(|r| r.0 > 0)
+        let ranges = self.ranges();
+        ranges.len() > 1 || ranges.first().is_some_and(|r| r.0 > 0)
     }
 
     /// The frame that carried stream byte `offset` (the segment starting at or before it).
     pub fn frame_at(&self, offset: usize) -> Option<u64> {
-        self.marks
+        self.held
+            .as_ref()?
+            .marks
             .iter()
             .rev()
             .find(|(o, _)| *o as usize <= offset)
@@ -104,23 +118,21 @@ impl Stream {
 
     /// Whether every byte up to the capacity has arrived: nothing more will be kept.
     pub fn is_full(&self) -> bool {
-        self.capacity > 0 && self.ranges.first() == Some(&(0, self.capacity))
+        self.capacity > 0 && self.ranges().first() == Some(&(0, self.capacity))
     }
 
     /// Frees the buffer once the parsers are done with it; later data is counted only.
     pub fn release(&mut self) {
-        *self = Stream {
-            base: self.base,
-            dropped_bytes: self.dropped_bytes,
-            cut_short: self.cut_short,
-            ..Stream::default()
-        };
+        self.held = None;
+        self.capacity = 0;
+        self.checkpoint = 0;
     }
 
     /// Stops the buffer from growing past what it holds now (the owner's memory budget ran out).
     pub fn stop_growing(&mut self) {
-        if self.capacity as usize > self.data.capacity() {
-            self.capacity = self.data.capacity() as u32;
+        let held = self.held.as_ref().map_or(0, |h| h.data.capacity());
+        if self.capacity as usize > held {
+            self.capacity = held as u32;
             self.cut_short = true;
         }
     }
@@ -150,18 +162,19 @@ impl Stream {
         let end = (start + bytes.len() as u64).min(capacity);
         self.dropped_bytes += start + bytes.len() as u64 - end;
         let (start, end) = (start as u32, end as u32);
-        if self.covered(start, end) {
+        let held = self.held.get_or_insert_with(Box::default);
+        if held.covered(start, end) {
             return Insert::Repeat;
         }
-        if self.ranges.len() >= MAX_RANGES && !self.touches_existing(start, end) {
+        if held.ranges.len() >= MAX_RANGES && !held.touches_existing(start, end) {
             return Insert::Ignored;
         }
-        if self.data.len() < end as usize {
-            self.grow_to(end as usize);
+        if held.data.len() < end as usize {
+            held.grow_to(end as usize, self.capacity as usize);
         }
         // First copy wins: write only into holes. (Fields borrowed apart: no copy
         // of the range list per segment.)
-        let (ranges, data) = (&self.ranges, &mut self.data);
+        let (ranges, data) = (&held.ranges, &mut held.data);
         let mut write = |from: u32, to: u32| {
             data[from as usize..to as usize].copy_from_slice(&bytes[(from - start) as usize..(to - start) as usize]);
         };
@@ -175,16 +188,25 @@ impl Stream {
         if cursor < end {
             write(cursor, end);
         }
-        self.add_range(start, end);
-        if self.marks.len() < MAX_MARKS {
-            let at = self.marks.partition_point(|&(o, _)| o < start);
-            if self.marks.get(at).is_none_or(|&(o, _)| o != start) {
-                self.marks.insert(at, (start, frame));
+        held.add_range(start, end);
+        if held.marks.len() < MAX_MARKS {
+            let at = held.marks.partition_point(|&(o, _)| o < start);
+            if held.marks.get(at).is_none_or(|&(o, _)| o != start) {
+                held.marks.insert(at, (start, frame));
             }
         }
         Insert::New
     }
 
+    /// Bytes of memory held.
+    pub fn memory(&self) -> usize {
+        self.held.as_ref().map_or(0, |h| {
+            std::mem::size_of::<Held>() + h.data.capacity() + h.ranges.capacity() * 8 + h.marks.capacity() * 16
+        })
+    }
+}
+
+impl Held {
     fn covered(&self, start: u32, end: u32) -> bool {
         self.ranges.iter().any(|&(s, e)| s <= start && end <= e)
     }
@@ -210,19 +232,14 @@ impl Stream {
         self.ranges.truncate(merged + 1);
     }
 
-    /// Grows the buffer by doubling (at least 2 KiB, at most the capacity), so a
+    /// Grows the buffer by doubling (at least 2 KiB, at most `capacity`), so a
     /// stream reallocates a handful of times, not once per segment.
-    fn grow_to(&mut self, len: usize) {
+    fn grow_to(&mut self, len: usize, capacity: usize) {
         if self.data.capacity() < len {
-            let target = len.max(2 * self.data.capacity()).max(2048).min(self.capacity as usize);
+            let target = len.max(2 * self.data.capacity()).max(2048).min(capacity);
             self.data.reserve_exact(target.max(len) - self.data.len());
         }
         self.data.resize(len, 0);
-    }
-
-    /// Bytes of memory held.
-    pub fn memory(&self) -> usize {
-        self.data.capacity() + self.ranges.capacity() * 8 + self.marks.capacity() * 16
     }
 }
 
