@@ -610,6 +610,7 @@ impl ByteStream {
 /// Converts a timestamp in `units_per_sec` ticks plus an offset in seconds to
 /// Unix nanoseconds. Values beyond what i64 nanoseconds hold (years 1677-2262)
 /// are clamped and flagged in `info`, once per file.
+#[inline]
 pub(crate) fn ticks_to_nanos(ticks: u64, units_per_sec: u64, offset_secs: i64, info: &mut CaptureInfo) -> i64 {
     // Microseconds and nanoseconds (nearly every file): integer scaling, no 128-bit division.
     if offset_secs == 0 && (units_per_sec == 1_000_000 || units_per_sec == 1_000_000_000) {

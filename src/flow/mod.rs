@@ -437,6 +437,11 @@ impl ConnectionTable {
         if seg.wire_len > 0 {
             conn.bytes[s] += u64::from(seg.wire_len);
             conn.first_data[s].get_or_insert(frame);
+            if conn.streams_done {
+                // Read and released: bulk data is only counted.
+                conn.history.note(side, 'd');
+                return;
+            }
             // Data on a SYN (TCP Fast Open, RFC 7413) starts after the SYN's own sequence number.
             let data_seq = if flags.syn() { seg.seq.wrapping_add(1) } else { seg.seq };
             let stream = &mut conn.streams[s];
