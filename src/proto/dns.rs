@@ -64,8 +64,12 @@ fn normal(name: &simple_dns::Name<'_>) -> String {
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
         {
-            out.extend(label.iter().map(|b| char::from(b.to_ascii_lowercase())));
-            continue;
+            if let Ok(plain) = std::str::from_utf8(label) {
+                let from = out.len();
+                out.push_str(plain);
+                out[from..].make_ascii_lowercase();
+                continue;
+            }
         }
         for chunk in label.utf8_chunks() {
             for c in chunk.valid().chars() {
