@@ -8,8 +8,9 @@
 //! joined before parsing, up to [`MAX_HANDSHAKE`] bytes.
 
 use tls_parser::{
-    parse_tls_client_hello_extensions, parse_tls_message_handshake, parse_tls_server_hello_extensions, SNIType,
-    TlsExtension, TlsMessage, TlsMessageHandshake,
+    parse_tls_extension_sni, parse_tls_extension_supported_versions, parse_tls_extension_unknown,
+    parse_tls_message_handshake, parse_tls_server_hello_extensions, SNIType, TlsExtension, TlsMessage,
+    TlsMessageHandshake,
 };
 
 const CHANGE_CIPHER_SPEC: u8 = 20;
@@ -202,12 +203,7 @@ pub fn client_hello(stream: &[u8]) -> Option<ClientHello> {
                 sni: None,
                 max_version: Some(Version(hello.version.0)),
             };
-            let extensions = hello
-                .ext
-                .and_then(|e| parse_tls_client_hello_extensions(e).ok())
-                .map(|(_, v)| v)
-                .unwrap_or_default();
-            for ext in extensions {
+            for ext in wanted_extensions(hello.ext.unwrap_or_default()) {
                 match ext {
                     TlsExtension::SNI(names) => {
                         out.sni = names
@@ -226,6 +222,28 @@ pub fn client_hello(stream: &[u8]) -> Option<ClientHello> {
         _ => None,
     });
     hello
+}
+
+/// The two ClientHello extensions capdoc reads, server_name (RFC 6066 section 3)
+/// and supported_versions (RFC 8446 section 4.2.1). The others are framed and
+/// skipped, not parsed: a hello carries a dozen, and one malformed among them
+/// does not hide the name.
+fn wanted_extensions(mut rest: &[u8]) -> impl Iterator<Item = TlsExtension<'_>> {
+    std::iter::from_fn(move || loop {
+        let (next, TlsExtension::Unknown(kind, _)) = parse_tls_extension_unknown(rest).ok()? else {
+            return None;
+        };
+        let whole = &rest[..rest.len() - next.len()];
+        rest = next;
+        let parsed = match kind.0 {
+            0 => parse_tls_extension_sni(whole),
+            43 => parse_tls_extension_supported_versions(whole),
+            _ => continue,
+        };
+        if let Ok((_, extension)) = parsed {
+            return Some(extension);
+        }
+    })
 }
 
 /// The first alert the client sent in clear (e.g. `unknown_ca` when it rejects
