@@ -39,7 +39,9 @@ fn printable_ascii(bytes: &[u8]) -> bool {
 pub fn text(bytes: &[u8]) -> String {
     // Host names and header lines almost always are plain ASCII.
     if printable_ascii(bytes) {
-        return bytes.iter().map(|&b| char::from(b)).collect();
+        if let Ok(plain) = std::str::from_utf8(bytes) {
+            return plain.to_owned();
+        }
     }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
