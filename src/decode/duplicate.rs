@@ -135,7 +135,7 @@ mod tests {
 /// counts, the others are copies. Remembers the most recent ids only.
 #[derive(Default)]
 pub struct PacketIds {
-    seen: HashMap<(usize, u64), ()>,
+    seen: HashMap<(usize, u64), (), ahash::RandomState>,
     order: VecDeque<(usize, u64)>,
     pub folded: u64,
 }

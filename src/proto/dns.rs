@@ -265,7 +265,8 @@ const MAX_ADDRESSES_PER_LOOKUP: usize = 16;
 /// Everything DNS told during a capture.
 #[derive(Default)]
 pub struct DnsLog {
-    by_address: std::collections::HashMap<IpAddr, Vec<Resolution>>,
+    /// aHash, keyed per run: addresses come from the capture.
+    by_address: std::collections::HashMap<IpAddr, Vec<Resolution>, ahash::RandomState>,
     pub lookups: Vec<Lookup>,
     /// Questions beyond [`MAX_LOOKUPS`]: their answers still name addresses,
     /// but they are neither listed nor judged.
