@@ -131,6 +131,8 @@ pub(crate) fn next_block(state: &mut State, stream: &mut ByteStream, info: &mut 
     let bytes = &stream.fill(block_len).unwrap_or_default()[..block_len];
     let step = if block_type == LEGACY_PACKET_BLOCK {
         legacy_packet(state, bytes, base, info)
+    } else if let Some(epb) = BareEpb::new(bytes, block_type, state.big_endian) {
+        bare_packet(state, epb, base, info)
     } else {
         let parsed = if state.big_endian {
             parse_block_be(bytes)
@@ -154,6 +156,72 @@ pub(crate) fn next_block(state: &mut State, stream: &mut ByteStream, info: &mut 
     };
     stream.consume(block_len);
     step
+}
+
+/// An Enhanced Packet Block without options (pcapng draft, section 4.3), as
+/// most writers emit every packet: its fixed fields are read in place. Any
+/// other shape (options, inconsistent lengths) is left to pcap-parser, which
+/// also checks what this view does not need to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BareEpb {
+    if_id: u32,
+    ticks: u64,
+    caplen: usize,
+    orig_len: u32,
+}
+
+impl BareEpb {
+    const TYPE: u32 = 6;
+    /// Type, length, interface, two timestamp words, captured and original length.
+    const HEADER: usize = 28;
+
+    fn new(block: &[u8], block_type: u32, big_endian: bool) -> Option<BareEpb> {
+        if block_type != Self::TYPE || block.len() < Self::HEADER + 4 {
+            return None;
+        }
+        let u32_at = |at: usize| {
+            let v = [block[at], block[at + 1], block[at + 2], block[at + 3]];
+            if big_endian {
+                u32::from_be_bytes(v)
+            } else {
+                u32::from_le_bytes(v)
+            }
+        };
+        let caplen = u32_at(20) as usize;
+        let padded = caplen.checked_add(3)? & !3;
+        let trailer = block.len() - 4;
+        // Exactly the padded data between the header and the trailing length: no options.
+        if Self::HEADER.checked_add(padded)? != trailer || u32_at(trailer) as usize != block.len() {
+            return None;
+        }
+        Some(BareEpb {
+            if_id: u32_at(8),
+            ticks: (u64::from(u32_at(12)) << 32) | u64::from(u32_at(16)),
+            caplen,
+            orig_len: u32_at(24),
+        })
+    }
+}
+
+fn bare_packet(state: &mut State, epb: BareEpb, base: usize, info: &mut CaptureInfo) -> Step {
+    let Some((interface, link_type, clock)) = interface(state, info, epb.if_id) else {
+        return Step::Frame(None);
+    };
+    let ts_nanos = ticks_to_nanos(epb.ticks, clock.units_per_sec, clock.offset_secs, info);
+    state.last_ts = ts_nanos;
+    Step::Frame(Some(Record {
+        ts_nanos,
+        interface,
+        section: info.sections.len().saturating_sub(1),
+        link_type,
+        orig_len: epb.orig_len,
+        data: Span {
+            start: base + BareEpb::HEADER,
+            len: epb.caplen,
+        },
+        comment: None,
+        meta: PacketMeta::default(),
+    }))
 }
 
 fn is_packet_block(block_type: u32) -> bool {
@@ -468,6 +536,62 @@ fn text(opt: &PcapNGOption<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An EPB of `data` on interface 1, with `options` (already padded) before the trailer.
+    fn epb(data: &[u8], options: &[u8], big_endian: bool) -> Vec<u8> {
+        let padded = data.len().div_ceil(4) * 4;
+        let len = (BareEpb::HEADER + padded + options.len() + 4) as u32;
+        let word = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut block = Vec::new();
+        for v in [6, len, 1, 0x0006_1f2e, 0x3d4c_5b6a, data.len() as u32, 1514] {
+            block.extend_from_slice(&word(v));
+        }
+        block.extend_from_slice(data);
+        block.resize(BareEpb::HEADER + padded, 0);
+        block.extend_from_slice(options);
+        block.extend_from_slice(&word(len));
+        block
+    }
+
+    #[test]
+    fn bare_packet_blocks_read_as_pcap_parser_reads_them() {
+        for big_endian in [false, true] {
+            for caplen in [0, 1, 3, 4, 5, 60] {
+                let data: Vec<u8> = (0..caplen as u8).collect();
+                let block = epb(&data, &[], big_endian);
+                let bare = BareEpb::new(&block, 6, big_endian).expect("no options: read in place");
+                let parsed = if big_endian {
+                    parse_block_be(&block)
+                } else {
+                    parse_block_le(&block)
+                };
+                let Ok((_, Block::EnhancedPacket(p))) = parsed else {
+                    panic!("pcap-parser reads the block")
+                };
+                let ticks = (u64::from(p.ts_high) << 32) | u64::from(p.ts_low);
+                assert_eq!(
+                    (bare.if_id, bare.ticks, bare.caplen, bare.orig_len),
+                    (p.if_id, ticks, p.caplen as usize, p.origlen)
+                );
+                assert_eq!(&block[BareEpb::HEADER..][..bare.caplen], &p.data[..caplen]);
+            }
+        }
+    }
+
+    #[test]
+    fn packet_blocks_with_options_or_bad_lengths_go_to_pcap_parser() {
+        // epb_flags (2), 4 bytes, then opt_endofopt.
+        let flags = [2, 0, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(BareEpb::new(&epb(b"abcde", &flags, false), 6, false), None);
+        let mut wrong_trailer = epb(b"abcde", &[], false);
+        let last = wrong_trailer.len() - 4;
+        wrong_trailer[last] ^= 4;
+        assert_eq!(BareEpb::new(&wrong_trailer, 6, false), None);
+        let mut wrong_caplen = epb(b"abcde", &[], false);
+        wrong_caplen[20] = 200;
+        assert_eq!(BareEpb::new(&wrong_caplen, 6, false), None);
+        assert_eq!(BareEpb::new(&epb(b"abcde", &[], false), 3, false), None);
+    }
 
     #[test]
     fn time_resolutions() {
