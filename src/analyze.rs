@@ -193,12 +193,12 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
             Err(_) => {
                 // Not IP (ARP, ...): still fold identical copies, so unique_packets is right.
                 if first {
-                    duplicates.check(frame.data, frame.ts_nanos, frame.number);
+                    duplicates.is_copy(frame.data, frame.ts_nanos);
                 }
                 continue;
             }
         };
-        let counted = first && duplicates.check(packet.ip, frame.ts_nanos, frame.number).is_none();
+        let counted = first && !duplicates.is_copy(packet.ip, frame.ts_nanos);
         if !counted {
             // A drop inside the capturing host (pktmon via etl2pcapng) is recorded on a
             // later copy of the packet: the packet never left the host.
