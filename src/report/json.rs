@@ -118,12 +118,18 @@ mod tests {
 
     #[test]
     fn same_bytes_as_serde_json_pretty() {
-        let deep = (0..40).fold(serde_json::json!([]), |inner, i| serde_json::json!({ "k": [i, inner, {}] }));
+        let deep = (0..40).fold(
+            serde_json::json!([]),
+            |inner, i| serde_json::json!({ "k": [i, inner, {}] }),
+        );
         let value = serde_json::json!({
             "a": [], "b": {}, "c": [1, [2, []], {"d": null, "e": "x\"y\n"}], "deep": deep,
         });
         let mut ours = Vec::new();
         write_pretty(&mut ours, &value).unwrap();
-        assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string_pretty(&value).unwrap());
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            serde_json::to_string_pretty(&value).unwrap()
+        );
     }
 }
