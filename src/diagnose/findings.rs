@@ -438,12 +438,8 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
         out.push(f);
     }
     // Connector traffic: an attempt to a name of the table, or a lookup of one.
-    let connector_seen = attempts.iter().any(|a| a.required.is_some())
-        || pass
-            .dns
-            .lookups
-            .iter()
-            .any(|l| opts.table.rows.iter().any(|r| r.matches(&l.name, r.port, None)));
+    let connector_seen =
+        attempts.iter().any(|a| a.required.is_some()) || pass.dns.lookups.iter().any(|l| opts.table.has_name(&l.name));
     if !connector_seen {
         let what = if attempts.is_empty() {
             "The capture holds no TCP connection opened by a client".to_string()

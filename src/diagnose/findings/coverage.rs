@@ -1,6 +1,8 @@
 //! Findings about the required-URL table as a whole: revocation checks, names
 //! never contacted, names that do not resolve, and proxy auto-discovery.
 
+use std::collections::HashMap;
+
 use super::{frames_of, ids, unattached};
 use crate::analyze::{Options, PacketPass};
 use crate::report::model::*;
@@ -71,11 +73,13 @@ pub(super) fn findings(
     }
     // DNS: failed lookups of names in the required-URL table.
     let capture_end = pass.info.capture_end().unwrap_or(0);
+    // Names repeat (every retry, every client): each is judged once.
+    let mut required: HashMap<&str, bool> = HashMap::new();
     let failed: Vec<_> = pass
         .dns
         .lookups
         .iter()
-        .filter(|l| opts.table.rows.iter().any(|r| r.matches(&l.name, r.port, None)))
+        .filter(|l| *required.entry(&l.name).or_insert_with(|| opts.table.has_name(&l.name)))
         .filter(|l| match l.rcode {
             Some(rcode) => rcode == 2 || rcode == 3,
             None => {
