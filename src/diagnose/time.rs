@@ -2,8 +2,6 @@
 
 use time::OffsetDateTime;
 
-use super::text;
-
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-23T11:12:13.123456Z`.
 /// Every i64 nanosecond value falls within years 1677-2262, so the year always
 /// has four digits and no clamping to the 1-9999 range of RFC 3339 is needed.
@@ -16,20 +14,23 @@ pub fn rfc3339(nanos: i64) -> String {
     let (year, month, day) = civil_from_days(days);
     let secs = (of_day / 1_000_000_000) as u32;
     let micros = (of_day % 1_000_000_000 / 1_000) as u32;
-    let mut out = String::with_capacity(27);
-    for (n, width, then) in [
-        (year as u32, 4, '-'),
-        (month, 2, '-'),
-        (day, 2, 'T'),
-        (secs / 3600, 2, ':'),
-        (secs / 60 % 60, 2, ':'),
-        (secs % 60, 2, '.'),
-        (micros, 6, 'Z'),
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    for (at, width, n) in [
+        (0, 4, year as u32),
+        (5, 2, month),
+        (8, 2, day),
+        (11, 2, secs / 3600),
+        (14, 2, secs / 60 % 60),
+        (17, 2, secs % 60),
+        (20, 6, micros),
     ] {
-        text::push_padded(&mut out, n, width);
-        out.push(then);
+        let mut n = n;
+        for digit in text[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
     }
-    out
+    String::from_utf8(text.to_vec()).expect("ASCII")
 }
 
 /// Year, month and day of a count of days since 1970-01-01 in the proleptic
