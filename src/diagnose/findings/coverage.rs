@@ -1,10 +1,9 @@
 //! Findings about the required-URL table as a whole: revocation checks, names
 //! never contacted, names that do not resolve, and proxy auto-discovery.
 
-use std::collections::HashMap;
-
 use super::{frames_of, ids, unattached};
-use crate::analyze::{Options, PacketPass};
+use crate::analyze::PacketPass;
+use crate::proto::dns::Lookup;
 use crate::report::model::*;
 
 /// How long a DNS question may stay unanswered before the capture's end for it
@@ -14,8 +13,8 @@ const DNS_GRACE_NANOS: i64 = 2_000_000_000;
 pub(super) fn findings(
     attempts: &[Attempt],
     endpoints: &[EndpointCoverage],
+    table_lookups: &[&Lookup],
     pass: &PacketPass,
-    opts: &Options,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let crl: Vec<&Attempt> = attempts
@@ -73,13 +72,9 @@ pub(super) fn findings(
     }
     // DNS: failed lookups of names in the required-URL table.
     let capture_end = pass.info.capture_end().unwrap_or(0);
-    // Names repeat (every retry, every client): each is judged once.
-    let mut required: HashMap<&str, bool> = HashMap::new();
-    let failed: Vec<_> = pass
-        .dns
-        .lookups
+    let failed: Vec<_> = table_lookups
         .iter()
-        .filter(|l| *required.entry(&l.name).or_insert_with(|| opts.table.has_name(&l.name)))
+        .copied()
         .filter(|l| match l.rcode {
             Some(rcode) => rcode == 2 || rcode == 3,
             None => {
