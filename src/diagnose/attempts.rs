@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
-use super::time;
+use super::{text, time};
 use crate::endpoints::ca_set::CaSet;
 use crate::endpoints::Table;
 use crate::flow::{Connection, Side};
@@ -98,7 +98,7 @@ impl<'a> NameBook<'a> {
 
 /// Formats an endpoint as the schema wants: `ip:port`, IPv6 in brackets.
 pub fn host_port(addr: SocketAddr) -> String {
-    addr.to_string()
+    text::socket(addr)
 }
 
 fn required_ref(table: &Table, name: Option<&str>, port: u16, path: Option<&str>) -> Option<RequiredRef> {
@@ -224,7 +224,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, 
         name_source: name.as_ref().map(|(_, source)| *source),
         destination: Destination {
             name: name.map(|(n, _)| n),
-            ip: Some(conn.server.ip().to_string()),
+            ip: Some(text::ip(conn.server.ip())),
             port: Some(conn.server.port()),
         },
         detail,
@@ -612,17 +612,25 @@ pub fn ip_field(ip: IpAddr) -> &'static str {
 /// A display filter that shows this connection's packets in both directions.
 pub fn connection_filter(conn: &Connection) -> String {
     let f = ip_field(conn.client.ip());
-    let tcp = format!(
-        "{f}.addr=={} && tcp.port=={} && {f}.addr=={} && tcp.port=={}",
-        conn.client.ip(),
-        conn.client.port(),
-        conn.server.ip(),
-        conn.server.port()
-    );
-    match conn.icmp {
-        Some(icmp) => format!("({tcp}) || frame.number=={}", icmp.frame.number),
-        None => tcp,
+    let mut filter = String::with_capacity(128);
+    if conn.icmp.is_some() {
+        filter.push('(');
     }
+    for (i, end) in [conn.client, conn.server].into_iter().enumerate() {
+        if i > 0 {
+            filter.push_str(" && ");
+        }
+        filter.push_str(f);
+        filter.push_str(".addr==");
+        text::push_ip(&mut filter, end.ip());
+        filter.push_str(" && tcp.port==");
+        text::push_num(&mut filter, end.port());
+    }
+    if let Some(icmp) = conn.icmp {
+        filter.push_str(") || frame.number==");
+        text::push_num(&mut filter, icmp.frame.number);
+    }
+    filter
 }
 
 /// A display filter that shows every SYN to a destination.

@@ -5,10 +5,11 @@
 mod coverage;
 mod proxy;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{ip_field, syn_filter, time};
 use crate::analyze::{Options, PacketPass};
+use crate::proto::dns::Lookup;
 use crate::report::model::*;
 use std::net::SocketAddr;
 
@@ -35,11 +36,29 @@ pub(super) fn findings(
     }
     out.extend(proxy::findings(attempts));
     out.extend(proxy::tls_findings(attempts));
-    out.extend(coverage::findings(attempts, endpoints, pass, opts));
-    out.extend(capture_findings(capture, pass, attempts, opts));
+    let table_lookups = table_lookups(pass, opts);
+    out.extend(coverage::findings(attempts, endpoints, &table_lookups, pass));
+    out.extend(capture_findings(
+        capture,
+        pass,
+        attempts,
+        !table_lookups.is_empty(),
+        opts,
+    ));
     // Most severe first, then what matters most to the connector, then by the time of the first evidence.
     out.sort_by_key(|f| (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX)));
     out
+}
+
+/// The DNS questions for names of the required-URL table.
+fn table_lookups<'a>(pass: &'a PacketPass, opts: &Options) -> Vec<&'a Lookup> {
+    // Names repeat (every retry, every client): each is judged once.
+    let mut known: HashMap<&str, bool> = HashMap::new();
+    pass.dns
+        .lookups
+        .iter()
+        .filter(|l| *known.entry(&l.name).or_insert_with(|| opts.table.has_name(&l.name)))
+        .collect()
 }
 
 /// Direct attempts grouped by destination `ip:port`, in order of first attempt.
@@ -328,7 +347,13 @@ pub(super) fn unattached(
     }
 }
 
-fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attempt], opts: &Options) -> Vec<Finding> {
+fn capture_findings(
+    capture: &CaptureFacts,
+    pass: &PacketPass,
+    attempts: &[Attempt],
+    table_name_looked_up: bool,
+    opts: &Options,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let finding = |severity, code, title, detail, remediation: &str| Finding {
         rank: 4,
@@ -438,12 +463,7 @@ fn capture_findings(capture: &CaptureFacts, pass: &PacketPass, attempts: &[Attem
         out.push(f);
     }
     // Connector traffic: an attempt to a name of the table, or a lookup of one.
-    let connector_seen = attempts.iter().any(|a| a.required.is_some())
-        || pass
-            .dns
-            .lookups
-            .iter()
-            .any(|l| opts.table.rows.iter().any(|r| r.matches(&l.name, r.port, None)));
+    let connector_seen = table_name_looked_up || attempts.iter().any(|a| a.required.is_some());
     if !connector_seen {
         let what = if attempts.is_empty() {
             "The capture holds no TCP connection opened by a client".to_string()

@@ -28,35 +28,39 @@ impl Default for ListLimits {
 }
 
 /// Attempts alike for a reader: same destination, path, proxy and outcome.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct GroupKey {
-    name: Option<String>,
-    ip: Option<String>,
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct GroupKey<'a> {
+    name: Option<&'a str>,
+    ip: Option<&'a str>,
     port: Option<u16>,
-    proxy: Option<String>,
+    proxy: Option<&'a str>,
     direct: bool,
     outcome: Outcome,
 }
 
-impl GroupKey {
-    fn of(a: &Attempt) -> Self {
+impl<'a> GroupKey<'a> {
+    fn of(a: &'a Attempt) -> Self {
         GroupKey {
-            name: a.destination.name.clone(),
-            ip: a.destination.ip.clone(),
+            name: a.destination.name.as_deref(),
+            ip: a.destination.ip.as_deref(),
             port: a.destination.port,
-            proxy: a.proxy.clone(),
+            proxy: a.proxy.as_deref(),
             direct: a.path == Path::Direct,
             outcome: a.outcome,
         }
     }
 }
 
+/// The maps of this module hash every attempt of a flood; none is iterated,
+/// so a faster hash than SipHash changes no output.
+type Fast = ahash::RandomState;
+
 /// Chooses which attempts stay listed: every group keeps its first `quota`
 /// attempts, with the largest quota that fits `max`. When there are more
 /// groups than `max`, the groups of required destinations come first.
-fn chosen(attempts: &[Attempt], max: usize) -> HashSet<u32> {
+fn chosen(attempts: &[Attempt], max: usize) -> HashSet<u32, Fast> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    let mut index: HashMap<GroupKey, usize, Fast> = HashMap::default();
     for (i, a) in attempts.iter().enumerate() {
         let g = *index.entry(GroupKey::of(a)).or_insert_with(|| {
             groups.push(Vec::new());
@@ -75,7 +79,7 @@ fn chosen(attempts: &[Attempt], max: usize) -> HashSet<u32> {
         }
     }
     let quota = low;
-    let mut keep: HashSet<u32> = groups
+    let mut keep: HashSet<u32, Fast> = groups
         .iter()
         .flat_map(|g| g.iter().take(quota))
         .map(|&i| attempts[i].id)
@@ -161,12 +165,12 @@ pub(super) fn apply(report: &mut CaptureReport, limits: ListLimits) {
 
 /// Unlisted attempts counted per group, in order of each group's first attempt.
 fn groups(listed: &[Attempt], unlisted: &[Attempt]) -> Vec<AttemptGroup> {
-    let mut listed_per_key: HashMap<GroupKey, u64> = HashMap::new();
+    let mut listed_per_key: HashMap<GroupKey, u64, Fast> = HashMap::default();
     for a in listed {
         *listed_per_key.entry(GroupKey::of(a)).or_default() += 1;
     }
     let mut out: Vec<AttemptGroup> = Vec::new();
-    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    let mut index: HashMap<GroupKey, usize, Fast> = HashMap::default();
     for a in unlisted {
         let key = GroupKey::of(a);
         let i = match index.get(&key) {

@@ -5,6 +5,7 @@ mod attempts;
 pub mod catalog;
 mod findings;
 pub mod listing;
+mod text;
 pub mod time;
 
 use std::collections::HashSet;
@@ -150,7 +151,7 @@ fn dns_lookup(l: &crate::proto::dns::Lookup) -> DnsLookup {
     DnsLookup {
         name: l.name.clone(),
         rcode: l.rcode.map(crate::proto::dns::rcode_name),
-        addresses: l.addresses.iter().map(|a| a.to_string()).collect(),
+        addresses: l.addresses.iter().map(|&a| text::ip(a)).collect(),
         cnames: l.cnames.clone(),
         query_frame: l.query_frame,
         answer_frame: l.answer_frame,

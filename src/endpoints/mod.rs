@@ -27,35 +27,40 @@ pub struct RequiredEndpoint {
 }
 
 impl RequiredEndpoint {
-    fn host_pattern(&self) -> &str {
-        self.pattern.split('/').next().unwrap_or_default()
-    }
-
-    fn path(&self) -> Option<&str> {
-        self.pattern.find('/').map(|i| &self.pattern[i..])
+    /// The pattern's host part (`www.microsoft.com`) and path, if any (`/pkiops`).
+    fn host_and_path(&self) -> (&str, Option<&str>) {
+        match self.pattern.bytes().position(|b| b == b'/') {
+            Some(i) => (&self.pattern[..i], Some(&self.pattern[i..])),
+            None => (&self.pattern, None),
+        }
     }
 
     /// Whether `host` (and `path`, when known) falls under this row. A
     /// wildcard matches one or more labels under its suffix; case is ignored.
     pub fn matches(&self, host: &str, port: u16, path: Option<&str>) -> bool {
-        if port != self.port {
-            return false;
-        }
-        let host = host.trim_end_matches('.');
-        let pattern = self.host_pattern();
+        port == self.port && self.matches_name(host.trim_end_matches('.'), path)
+    }
+
+    /// [`Self::matches`] on any port, for a host without its trailing dot.
+    fn matches_name(&self, host: &str, path: Option<&str>) -> bool {
+        let (pattern, want) = self.host_and_path();
+        // Bytes, not str slicing: a crafted name may put a multi-byte character at a cut.
+        let host = host.as_bytes();
         let host_ok = match pattern.strip_prefix("*.") {
             Some(suffix) => {
-                // Bytes, not str slicing: a crafted name may put a multi-byte character at the cut.
-                let (host, suffix) = (host.as_bytes(), suffix.as_bytes());
+                let suffix = suffix.as_bytes();
                 host.len() > suffix.len() + 1
                     && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
                     && host[host.len() - suffix.len() - 1] == b'.'
             }
-            None => host.eq_ignore_ascii_case(pattern),
+            None => host.eq_ignore_ascii_case(pattern.as_bytes()),
         };
         host_ok
-            && match (self.path(), path) {
-                (Some(want), Some(seen)) => seen.to_ascii_lowercase().starts_with(&want.to_ascii_lowercase()),
+            && match (want, path) {
+                (Some(want), Some(seen)) => seen
+                    .as_bytes()
+                    .get(..want.len())
+                    .is_some_and(|start| start.eq_ignore_ascii_case(want.as_bytes())),
                 _ => true,
             }
     }
@@ -177,6 +182,12 @@ impl Table {
             })
     }
 
+    /// Whether `host` is a name of the table, on any of its ports.
+    pub fn has_name(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        self.rows.iter().any(|r| r.matches_name(host, None))
+    }
+
     /// `name (date)` as reports show it.
     pub fn label(&self) -> String {
         if self.date.is_empty() {
@@ -227,6 +238,8 @@ mod tests {
         assert!(t.lookup("msappproxy.net", 443, None).is_none());
         assert!(t.lookup("evilmsappproxy.net", 443, None).is_none());
         assert!(t.lookup("contoso.msappproxy.net", 80, None).is_none());
+        assert!(t.has_name("a.b.MSAPPPROXY.NET."));
+        assert!(!t.has_name("msappproxy.net") && !t.has_name("evilmsappproxy.net"));
     }
 
     #[test]
@@ -245,6 +258,10 @@ mod tests {
             .expect("row");
         assert_eq!(row.pattern, "www.microsoft.com/pkiops");
         let row = t.lookup("www.microsoft.com", 80, Some("/other")).expect("legacy row");
+        assert_eq!(row.status, Status::Legacy);
+        let row = t.lookup("WWW.microsoft.com", 80, Some("/PKIOPS/x")).expect("row");
+        assert_eq!(row.pattern, "www.microsoft.com/pkiops");
+        let row = t.lookup("www.microsoft.com", 80, Some("/pki")).expect("legacy row");
         assert_eq!(row.status, Status::Legacy);
     }
 

@@ -94,7 +94,7 @@ impl<'a> Pseudonyms<'a> {
 
     fn is_required_name(&self, name: &str) -> bool {
         // Any port: the name is Microsoft's whatever port the capture used.
-        self.table.rows.iter().any(|row| row.matches(name, row.port, None))
+        self.table.has_name(name)
     }
 
     fn address(&mut self, ip: IpAddr) -> IpAddr {

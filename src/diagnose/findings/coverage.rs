@@ -2,7 +2,8 @@
 //! never contacted, names that do not resolve, and proxy auto-discovery.
 
 use super::{frames_of, ids, unattached};
-use crate::analyze::{Options, PacketPass};
+use crate::analyze::PacketPass;
+use crate::proto::dns::Lookup;
 use crate::report::model::*;
 
 /// How long a DNS question may stay unanswered before the capture's end for it
@@ -12,8 +13,8 @@ const DNS_GRACE_NANOS: i64 = 2_000_000_000;
 pub(super) fn findings(
     attempts: &[Attempt],
     endpoints: &[EndpointCoverage],
+    table_lookups: &[&Lookup],
     pass: &PacketPass,
-    opts: &Options,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let crl: Vec<&Attempt> = attempts
@@ -71,11 +72,9 @@ pub(super) fn findings(
     }
     // DNS: failed lookups of names in the required-URL table.
     let capture_end = pass.info.capture_end().unwrap_or(0);
-    let failed: Vec<_> = pass
-        .dns
-        .lookups
+    let failed: Vec<_> = table_lookups
         .iter()
-        .filter(|l| opts.table.rows.iter().any(|r| r.matches(&l.name, r.port, None)))
+        .copied()
         .filter(|l| match l.rcode {
             Some(rcode) => rcode == 2 || rcode == 3,
             None => {

@@ -1,0 +1,89 @@
+//! Numbers and addresses appended to strings without `format!`: a report
+//! writes them tens of thousands of times (`ip:port`, addresses, display
+//! filters), and the formatting machinery cost more than the rest of the
+//! report's logic.
+
+use std::fmt::Write;
+use std::net::{IpAddr, SocketAddr};
+
+/// Appends `n` in decimal.
+pub fn push_num(out: &mut String, n: impl Into<u64>) {
+    let mut digits = [0; 20];
+    let (mut n, mut start) = (n.into(), digits.len());
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Char by char: pushing ASCII is cheaper than validating the bytes as a str.
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
+}
+
+/// Appends an address as `Display` writes it.
+pub fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_num(out, octet);
+            }
+        }
+        // Rare in these captures, and `::` compression is best left to std.
+        IpAddr::V6(v6) => write!(out, "{v6}").expect("writing to a String cannot fail"),
+    }
+}
+
+/// An address as `Display` writes it.
+pub fn ip(ip: IpAddr) -> String {
+    let mut out = String::with_capacity(15);
+    push_ip(&mut out, ip);
+    out
+}
+
+/// `ip:port`, IPv6 in brackets: as `Display` writes it.
+pub fn socket(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(v4) => {
+            let mut out = String::with_capacity(21);
+            push_ip(&mut out, IpAddr::V4(*v4.ip()));
+            out.push(':');
+            push_num(&mut out, v4.port());
+            out
+        }
+        // Keeps std's spelling of scope ids.
+        SocketAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_as_display() {
+        for n in [0u64, 7, 10, 99, 65_535, u64::from(u32::MAX), u64::MAX] {
+            let mut s = String::new();
+            push_num(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+        for addr in [
+            "0.0.0.0:0",
+            "10.20.1.145:39011",
+            "255.255.255.255:65535",
+            "[2001:db8::1]:443",
+            "[fe80::1%3]:80",
+            "[::ffff:192.0.2.1]:8080",
+        ] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            assert_eq!(socket(addr), addr.to_string());
+            assert_eq!(ip(addr.ip()), addr.ip().to_string());
+        }
+    }
+}
