@@ -481,7 +481,7 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
                 )
             };
         }
-        if let Some(icmp) = conn.icmp {
+        if let Some(icmp) = conn.icmp.as_deref() {
             return (
                 Outcome::IcmpUnreachable,
                 format!(
@@ -591,7 +591,7 @@ fn evidence_frames(conn: &Connection) -> Vec<u64> {
         frames.push(conn.first.number);
     }
     frames.extend(conn.syn_ack.map(|f| f.number));
-    frames.extend(conn.icmp.map(|i| i.frame.number));
+    frames.extend(conn.icmp.as_deref().map(|i| i.frame.number));
     frames.extend(conn.reset.map(|r| r.frame.number));
     frames.extend(conn.local_drop.map(|d| d.frame.number));
     frames.extend(conn.first_data.iter().flatten().map(|f| f.number));
@@ -626,7 +626,7 @@ pub fn connection_filter(conn: &Connection) -> String {
         filter.push_str(" && tcp.port==");
         text::push_num(&mut filter, end.port());
     }
-    if let Some(icmp) = conn.icmp {
+    if let Some(icmp) = conn.icmp.as_deref() {
         filter.push_str(") || frame.number==");
         text::push_num(&mut filter, icmp.frame.number);
     }

@@ -446,7 +446,7 @@ fn connection_summary(conn: &Connection) -> ConnectionSummary {
             frame: r.frame.number,
             after_handshake: r.after_handshake,
         }),
-        icmp: conn.icmp.map(|i| IcmpSummary {
+        icmp: conn.icmp.as_deref().map(|i| IcmpSummary {
             frame: i.frame.number,
             from: i.from.to_string(),
             icmp_type: i.message.icmp_type,
@@ -464,7 +464,7 @@ fn connection_summary(conn: &Connection) -> ConnectionSummary {
             syns: conn.syns.iter().map(|f| f.ts).collect(),
             syn_ack: conn.syn_ack.map(|f| f.ts),
             reset: conn.reset.map(|r| r.frame.ts),
-            icmp: conn.icmp.map(|i| i.frame.ts),
+            icmp: conn.icmp.as_deref().map(|i| i.frame.ts),
             local_drop: conn.local_drop.map(|d| d.frame.ts),
             client_data: conn.first_data[0].map(|f| f.ts),
             server_data: conn.first_data[1].map(|f| f.ts),

@@ -86,7 +86,8 @@ pub struct Connection {
     pub bytes: [u64; 2],
     pub packets: [u64; 2],
     pub first_data: [Option<FrameRef>; 2],
-    pub icmp: Option<IcmpError>,
+    /// Rare, and large (it quotes addresses): boxed, so other connections pay a pointer.
+    pub icmp: Option<Box<IcmpError>>,
     /// A SYN of this connection dropped inside the capturing host.
     pub local_drop: Option<LocalDrop>,
     /// Process id recorded with the client's packets (not always the owner).
@@ -513,7 +514,7 @@ impl ConnectionTable {
         let conn = &mut self.connections[index];
         let same_syn = conn.isn.is_none_or(|isn| isn.0 == quoted.seq);
         if conn.client == client && conn.icmp.is_none() && same_syn {
-            conn.icmp = Some(IcmpError { frame, from, message });
+            conn.icmp = Some(Box::new(IcmpError { frame, from, message }));
         }
     }
 }
