@@ -78,6 +78,9 @@ pub struct PacketPass {
     /// for a connection that carried no payload (most of a SYN flood), which
     /// then costs a pointer instead of a parse result. See [`PacketPass::carried`].
     pub protocols: Vec<Option<Box<Protocols>>>,
+    /// `PROXY host:port` directives of every PAC file served, in connection order:
+    /// kept apart so the parse results can be freed before the report is built.
+    pub pac_proxies: Vec<String>,
     /// Frames on link types capdoc cannot decode, per link type.
     pub unsupported_links: BTreeMap<LinkType, u64>,
     /// Frames skipped for more VLAN tags than [`crate::decode::link::MAX_VLAN_TAGS`].
@@ -272,6 +275,11 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
         connections.connections.len(),
         "every connection was read"
     );
+    let pac_proxies = protocols
+        .iter()
+        .flatten()
+        .flat_map(|p| p.pac_proxies.iter().cloned())
+        .collect();
     PacketPass {
         info: reader.info,
         connections,
@@ -281,6 +289,7 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
             ..windows
         },
         protocols,
+        pac_proxies,
         dhcp_wpad,
         dns: dns_log,
         unsupported_links,

@@ -55,7 +55,7 @@ fn proxies(pass: &PacketPass, opts: &Options) -> HashSet<SocketAddr> {
 }
 
 /// Builds the report of a capture that was read.
-pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
+pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport {
     let resolved;
     let opts = if opts.detect_cloud && uses_usgov(&pass) {
         resolved = Options {
@@ -93,6 +93,9 @@ pub fn report(file: &str, pass: PacketPass, opts: &Options) -> CaptureReport {
             attempts.push(a);
         }
     }
+    // What the parsers found is in the attempts now; the report peaks in memory
+    // from here on, so their results go before it is built.
+    pass.protocols = Vec::new();
     let mut capture = capture_facts(&pass);
     for hit in flow_limits_hit(&pass, opts) {
         capture.hit(hit);

@@ -128,10 +128,7 @@ pub(super) fn findings(
         .filter(|l| l.name == "wpad" || l.name.starts_with("wpad."))
         .filter(|l| !l.addresses.is_empty())
         .collect();
-    let pac: Vec<String> = pass
-        .carried()
-        .flat_map(|(_, p)| p.pac_proxies.iter().cloned())
-        .collect();
+    let pac = &pass.pac_proxies;
     if !wpad_lookups.is_empty() || !pac.is_empty() {
         let found = wpad_lookups
             .iter()
