@@ -115,7 +115,8 @@ struct AnalysisArgs {
     #[arg(long, value_name = "TIME", value_parser = time::parse_rfc3339)]
     until: Option<i64>,
     /// Read (and decompress) each capture on a second thread, ahead of the analysis.
-    /// The results are the same; whether it is faster depends on the machine (README, Performance).
+    /// The results are the same; whether it is faster depends on the machine: on a 2-vCPU VM it is not
+    /// (README, Performance).
     #[arg(long)]
     read_thread: bool,
     /// For reports that leave the company: replace every address and host name that is not a required

@@ -204,21 +204,34 @@ impl BareEpb {
 }
 
 fn bare_packet(state: &mut State, epb: BareEpb, base: usize, info: &mut CaptureInfo) -> Step {
-    let Some((interface, link_type, clock)) = interface(state, info, epb.if_id) else {
+    let data = Span {
+        start: base + BareEpb::HEADER,
+        len: epb.caplen,
+    };
+    packet_without_options(state, info, epb.if_id, epb.ticks, epb.orig_len, data)
+}
+
+/// The record of a packet block that carries no options (no direction, no comment).
+fn packet_without_options(
+    state: &mut State,
+    info: &mut CaptureInfo,
+    if_id: u32,
+    ticks: u64,
+    orig_len: u32,
+    data: Span,
+) -> Step {
+    let Some((interface, link_type, clock)) = interface(state, info, if_id) else {
         return Step::Frame(None);
     };
-    let ts_nanos = ticks_to_nanos(epb.ticks, clock.units_per_sec, clock.offset_secs, info);
+    let ts_nanos = ticks_to_nanos(ticks, clock.units_per_sec, clock.offset_secs, info);
     state.last_ts = ts_nanos;
     Step::Frame(Some(Record {
         ts_nanos,
         interface,
         section: info.sections.len().saturating_sub(1),
         link_type,
-        orig_len: epb.orig_len,
-        data: Span {
-            start: base + BareEpb::HEADER,
-            len: epb.caplen,
-        },
+        orig_len,
+        data,
         comment: None,
         meta: PacketMeta::default(),
     }))
@@ -438,21 +451,8 @@ fn legacy_packet(state: &mut State, bytes: &[u8], base: usize, info: &mut Captur
     let caplen = u32_at(20) as usize;
     let orig_len = u32_at(24);
     let end = (HEADER + caplen).min(bytes.len() - 4);
-    let Some((interface, link_type, clock)) = interface(state, info, u32::from(if_id)) else {
-        return Step::Frame(None);
-    };
-    let ts_nanos = ticks_to_nanos(ticks, clock.units_per_sec, clock.offset_secs, info);
-    state.last_ts = ts_nanos;
-    Step::Frame(Some(Record {
-        ts_nanos,
-        interface,
-        section: info.sections.len().saturating_sub(1),
-        link_type,
-        orig_len,
-        data: Span::within(base, bytes, &bytes[HEADER..end]),
-        comment: None,
-        meta: PacketMeta::default(),
-    }))
+    let data = Span::within(base, bytes, &bytes[HEADER..end]);
+    packet_without_options(state, info, u32::from(if_id), ticks, orig_len, data)
 }
 
 fn interface(state: &State, info: &mut CaptureInfo, if_id: u32) -> Option<(usize, LinkType, Clock)> {
