@@ -732,6 +732,40 @@ mod tests {
     }
 
     #[test]
+    fn one_key_for_both_directions_and_none_shared_across_families() {
+        let a: SocketAddr = "192.0.2.1:40000".parse().expect("addr");
+        let b: SocketAddr = "203.0.113.5:443".parse().expect("addr");
+        assert_eq!(FlowKey::new(a, b), FlowKey::new(b, a));
+        // The same ports with the addresses swapped between ends is another connection.
+        let swapped: SocketAddr = "203.0.113.5:40000".parse().expect("addr");
+        assert_ne!(
+            FlowKey::new(a, b),
+            FlowKey::new(swapped, "192.0.2.1:443".parse().expect("addr"))
+        );
+        // An IPv4-mapped IPv6 address on the wire is not the IPv4 connection.
+        let mapped_a: SocketAddr = "[::ffff:192.0.2.1]:40000".parse().expect("addr");
+        let mapped_b: SocketAddr = "[::ffff:203.0.113.5]:443".parse().expect("addr");
+        assert_ne!(FlowKey::new(a, b), FlowKey::new(mapped_a, mapped_b));
+    }
+
+    #[test]
+    fn history_keeps_each_letter_once_in_order() {
+        let mut h = History::default();
+        for (side, letter) in [
+            (Side::Client, 's'),
+            (Side::Server, 'h'),
+            (Side::Client, 'a'),
+            (Side::Client, 'd'),
+            (Side::Client, 'd'),
+            (Side::Server, 'd'),
+            (Side::Client, 's'),
+        ] {
+            h.note(side, letter);
+        }
+        assert_eq!(h.as_str(), "ShADd");
+    }
+
+    #[test]
     fn midstream_traffic_guesses_the_server_by_port() {
         let mut t = ConnectionTable::default();
         feed(&mut t, 1, 0, seg(false, ACK, 1, b"data"));
