@@ -30,18 +30,12 @@ pub fn push_char(out: &mut String, c: char) {
     }
 }
 
-/// Whether every byte is printable ASCII: such bytes are already clean text.
-fn printable_ascii(bytes: &[u8]) -> bool {
-    bytes.iter().all(|&b| (0x20..0x7f).contains(&b))
-}
-
 /// Capture bytes as printable text.
 pub fn text(bytes: &[u8]) -> String {
-    // Host names and header lines almost always are plain ASCII.
-    if printable_ascii(bytes) {
-        if let Ok(plain) = std::str::from_utf8(bytes) {
-            return plain.to_owned();
-        }
+    // Host names and header lines almost always are valid UTF-8, and then
+    // clean as they are.
+    if let Ok(valid) = std::str::from_utf8(bytes) {
+        return clean(valid).into_owned();
     }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
@@ -57,7 +51,8 @@ pub fn text(bytes: &[u8]) -> String {
 
 /// A string decoded from capture bytes by a parser (an X.509 name, say), made printable.
 pub fn clean(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    // Printable ASCII, nearly every string, is told apart a byte at a time.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

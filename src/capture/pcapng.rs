@@ -95,16 +95,8 @@ pub(crate) fn next_block(state: &mut State, stream: &mut ByteStream, info: &mut 
         ));
         return Step::End;
     }
-    let u32_at = |b: &[u8], at: usize| {
-        let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-        if state.big_endian {
-            u32::from_be_bytes(v)
-        } else {
-            u32::from_le_bytes(v)
-        }
-    };
-    let block_type = u32_at(head, 0);
-    let block_len = u32_at(head, 4) as usize;
+    let block_type = u32_at(head, 0, state.big_endian);
+    let block_len = u32_at(head, 4, state.big_endian) as usize;
     if block_len < MIN_BLOCK_LEN || block_len % 4 != 0 {
         info.warn(format!(
             "block at offset {offset} has an impossible length {block_len} (must be a multiple of 4, at least 12); the rest of the file is not read"
@@ -179,26 +171,19 @@ impl BareEpb {
         if block_type != Self::TYPE || block.len() < Self::HEADER + 4 {
             return None;
         }
-        let u32_at = |at: usize| {
-            let v = [block[at], block[at + 1], block[at + 2], block[at + 3]];
-            if big_endian {
-                u32::from_be_bytes(v)
-            } else {
-                u32::from_le_bytes(v)
-            }
-        };
-        let caplen = u32_at(20) as usize;
+        let word = |at: usize| u32_at(block, at, big_endian);
+        let caplen = word(20) as usize;
         let padded = caplen.checked_add(3)? & !3;
         let trailer = block.len() - 4;
         // Exactly the padded data between the header and the trailing length: no options.
-        if Self::HEADER.checked_add(padded)? != trailer || u32_at(trailer) as usize != block.len() {
+        if Self::HEADER.checked_add(padded)? != trailer || word(trailer) as usize != block.len() {
             return None;
         }
         Some(BareEpb {
-            if_id: u32_at(8),
-            ticks: (u64::from(u32_at(12)) << 32) | u64::from(u32_at(16)),
+            if_id: word(8),
+            ticks: (u64::from(word(12)) << 32) | u64::from(word(16)),
             caplen,
-            orig_len: u32_at(24),
+            orig_len: word(24),
         })
     }
 }
@@ -235,6 +220,16 @@ fn packet_without_options(
         comment: None,
         meta: PacketMeta::default(),
     }))
+}
+
+/// The 32-bit word at `at`, in the section's byte order. Callers check the length.
+fn u32_at(bytes: &[u8], at: usize, big_endian: bool) -> u32 {
+    let word = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
+    if big_endian {
+        u32::from_be_bytes(word)
+    } else {
+        u32::from_le_bytes(word)
+    }
 }
 
 fn is_packet_block(block_type: u32) -> bool {
@@ -394,14 +389,7 @@ fn interpret(
                 if opt.code.0 == ISB_ENDTIME {
                     let v = option_value(opt);
                     if v.len() >= 8 {
-                        let word = |at: usize| {
-                            let b = [v[at], v[at + 1], v[at + 2], v[at + 3]];
-                            u64::from(if state.big_endian {
-                                u32::from_be_bytes(b)
-                            } else {
-                                u32::from_le_bytes(b)
-                            })
-                        };
+                        let word = |at: usize| u64::from(u32_at(v, at, state.big_endian));
                         ticks = ticks.max((word(0) << 32) | word(4));
                     }
                 }
@@ -431,14 +419,7 @@ fn units_per_second(tsresol: u8) -> Option<u64> {
 /// high/low, captured length, original length, data, options.
 fn legacy_packet(state: &mut State, bytes: &[u8], base: usize, info: &mut CaptureInfo) -> Step {
     const HEADER: usize = 28;
-    let u32_at = |at: usize| {
-        let v = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
-        if state.big_endian {
-            u32::from_be_bytes(v)
-        } else {
-            u32::from_le_bytes(v)
-        }
-    };
+    let word = |at: usize| u32_at(bytes, at, state.big_endian);
     if bytes.len() < HEADER + 4 {
         return Step::Frame(None);
     }
@@ -447,9 +428,9 @@ fn legacy_packet(state: &mut State, bytes: &[u8], base: usize, info: &mut Captur
     } else {
         u16::from_le_bytes([bytes[8], bytes[9]])
     };
-    let ticks = (u64::from(u32_at(12)) << 32) | u64::from(u32_at(16));
-    let caplen = u32_at(20) as usize;
-    let orig_len = u32_at(24);
+    let ticks = (u64::from(word(12)) << 32) | u64::from(word(16));
+    let caplen = word(20) as usize;
+    let orig_len = word(24);
     let end = (HEADER + caplen).min(bytes.len() - 4);
     let data = Span::within(base, bytes, &bytes[HEADER..end]);
     packet_without_options(state, info, u32::from(if_id), ticks, orig_len, data)
@@ -469,14 +450,7 @@ fn interface(state: &State, info: &mut CaptureInfo, if_id: u32) -> Option<(usize
 fn packet_meta<'a>(options: &'a [PcapNGOption<'a>], big_endian: bool) -> (PacketMeta, Option<&'a [u8]>) {
     let mut meta = PacketMeta::default();
     let mut comment = None;
-    let u32_of = |v: &[u8]| -> Option<u32> {
-        let b: [u8; 4] = v.get(..4)?.try_into().ok()?;
-        Some(if big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    };
+    let u32_of = |v: &[u8]| (v.len() >= 4).then(|| u32_at(v, 0, big_endian));
     for opt in options {
         let value = option_value(opt);
         match opt.code.0 {

@@ -44,13 +44,8 @@ fn proxies(pass: &PacketPass, opts: &Options) -> HashSet<SocketAddr> {
         if protocols.http.is_proxy_use() {
             proxies.insert(conn.server);
         }
-        proxies.extend(
-            protocols
-                .pac_proxies
-                .iter()
-                .filter_map(|p| p.parse::<SocketAddr>().ok()),
-        );
     }
+    proxies.extend(pass.pac_proxies.iter().filter_map(|p| p.parse::<SocketAddr>().ok()));
     proxies
 }
 

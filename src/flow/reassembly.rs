@@ -28,7 +28,7 @@ pub struct Stream {
     /// Whether the owner stopped this stream from growing (memory budget).
     pub cut_short: bool,
     /// What is kept, allocated with the first byte: most connections carry
-    /// nothing, or have been read, and then a stream costs 32 bytes.
+    /// nothing, or have been read, and then a stream costs 40 bytes.
     held: Option<Box<Held>>,
 }
 
@@ -81,9 +81,12 @@ impl Stream {
 
     /// Bytes known without a hole from the start of the stream.
     pub fn contiguous(&self) -> &[u8] {
-        match (self.held.as_deref(), self.ranges().first()) {
-            (Some(held), Some(&(0, end))) => &held.data[..end as usize],
-            _ => &[],
+        match self.held.as_deref() {
+            Some(Held { data, ranges, .. }) => match ranges.first() {
+                Some(&(0, end)) => &data[..end as usize],
+                _ => &[],
+            },
+            None => &[],
         }
     }
 
@@ -294,6 +297,11 @@ mod tests {
         assert_eq!(s.memory(), held);
         assert!(s.cut_short && s.dropped_bytes > 0);
         assert_eq!(&s.contiguous()[..100], &[b'a'; 100][..]);
+    }
+
+    #[test]
+    fn a_stream_without_bytes_is_small() {
+        assert_eq!(std::mem::size_of::<Stream>(), 40);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::model::{CaptureReport, Severity, VerdictStatus};
-use super::text::clean;
+use super::text::{clean, fit};
 
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
 
@@ -175,13 +175,6 @@ impl BatchSummary {
             .collect();
         self
     }
-}
-
-fn fit(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    s.chars().take(max.saturating_sub(1)).chain(['…']).collect()
 }
 
 /// The table printed after a batch: capture, verdict, main finding, attempts failed/total.

@@ -102,7 +102,7 @@ fn visible_len(s: &str) -> usize {
 }
 
 /// Shortens `s` to `max` characters with an ellipsis.
-fn fit(s: &str, max: usize) -> String {
+pub(super) fn fit(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }
