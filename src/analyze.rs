@@ -267,7 +267,7 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
             Transport::Other(_) => {}
         }
     }
-    for index in connections.unread() {
+    for index in connections.end_of_capture() {
         read_streams(&mut connections, index, &mut protocols, &mut dns_log);
     }
     debug_assert_eq!(

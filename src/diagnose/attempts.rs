@@ -215,7 +215,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, 
         frames,
         wireshark_filter: connection_filter(conn),
         required,
-        tls: tls_facts(&view),
+        tls: tls_facts(&view).map(Box::new),
         pid: conn.process_id,
         service_tag: match &name {
             None => cx.service_tags.tag_of(conn.server.ip()).map(str::to_string),
@@ -342,7 +342,7 @@ pub(super) fn proxy_attempts(
             attempt.name_source = name.as_ref().map(|_| source);
             attempt.http_status = exchange.response.as_ref().map(|r| r.status);
             attempt.required = required;
-            attempt.tls = tls_facts(&view);
+            attempt.tls = tls_facts(&view).map(Box::new);
             if let Some(frame) = request_frame {
                 attempt.wireshark_filter = format!("{} || frame.number=={frame}", attempt.wireshark_filter);
             }

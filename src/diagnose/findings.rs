@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{ip_field, syn_filter, time};
 use crate::analyze::{Options, PacketPass};
+use crate::flow::Connection;
 use crate::proto::dns::Lookup;
 use crate::report::model::*;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ pub(super) fn findings(
     pass: &PacketPass,
     attempts: &[Attempt],
     endpoints: &[EndpointCoverage],
+    one_sided: bool,
     opts: &Options,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -40,9 +42,9 @@ pub(super) fn findings(
     out.extend(coverage::findings(attempts, endpoints, &table_lookups, pass));
     out.extend(capture_findings(
         capture,
-        pass,
         attempts,
         !table_lookups.is_empty(),
+        one_sided,
         opts,
     ));
     // Most severe first, then what matters most to the connector, then by the time of the first evidence.
@@ -349,9 +351,9 @@ pub(super) fn unattached(
 
 fn capture_findings(
     capture: &CaptureFacts,
-    pass: &PacketPass,
     attempts: &[Attempt],
     table_name_looked_up: bool,
+    one_sided: bool,
     opts: &Options,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -484,14 +486,6 @@ fn capture_findings(
              the capture, start the service, wait a minute, stop the capture.",
         ));
     }
-    // Only one side's packets: every connection shows traffic from one end only,
-    // and some show ACKs or data that imply a handshake nobody captured.
-    let conns = &pass.connections.connections;
-    let one_sided = !conns.is_empty()
-        && conns.iter().all(|c| c.packets[1] == 0)
-        && conns
-            .iter()
-            .any(|c| c.bytes[0] > 0 || (c.syns.is_empty() && c.packets[0] > 0));
     if one_sided {
         out.push(finding(
             Severity::Warning,
@@ -505,4 +499,14 @@ fn capture_findings(
         ));
     }
     out
+}
+
+/// Only one side's packets: every connection shows traffic from one end only,
+/// and some show ACKs or data that imply a handshake nobody captured.
+pub(super) fn one_sided(conns: &[Connection]) -> bool {
+    !conns.is_empty()
+        && conns.iter().all(|c| c.packets[1] == 0)
+        && conns
+            .iter()
+            .any(|c| c.bytes[0] > 0 || (c.syns.is_empty() && c.packets[0] > 0))
 }

@@ -134,11 +134,11 @@ pub(super) fn apply(report: &mut CaptureReport, limits: ListLimits) {
         return;
     }
     let keep = chosen(&report.attempts, limits.max_listed);
-    let (listed, unlisted): (Vec<Attempt>, Vec<Attempt>) = std::mem::take(&mut report.attempts)
-        .into_iter()
-        .partition(|a| keep.contains(&a.id));
-    report.attempt_groups = groups(&listed, &unlisted);
-    report.attempts = listed;
+    report.attempt_groups = groups(&report.attempts, |a| keep.contains(&a.id));
+    // In place: on a large capture the attempts are the biggest thing in memory,
+    // and a second list of them would double the peak.
+    report.attempts.retain(|a| keep.contains(&a.id));
+    report.attempts.shrink_to_fit();
     // Keeps the listed ids; returns how many were dropped.
     let only_listed = |ids: &mut Vec<u32>| {
         let before = ids.len();
@@ -157,21 +157,21 @@ pub(super) fn apply(report: &mut CaptureReport, limits: ListLimits) {
         effect: format!(
             "{} of {total} attempts are listed; the other {} are counted per destination and outcome in {} groups",
             report.attempts.len(),
-            unlisted.len(),
+            total - report.attempts.len(),
             report.attempt_groups.len()
         ),
     });
 }
 
 /// Unlisted attempts counted per group, in order of each group's first attempt.
-fn groups(listed: &[Attempt], unlisted: &[Attempt]) -> Vec<AttemptGroup> {
+fn groups(attempts: &[Attempt], listed: impl Fn(&Attempt) -> bool) -> Vec<AttemptGroup> {
     let mut listed_per_key: HashMap<GroupKey, u64, Fast> = HashMap::default();
-    for a in listed {
+    for a in attempts.iter().filter(|a| listed(a)) {
         *listed_per_key.entry(GroupKey::of(a)).or_default() += 1;
     }
     let mut out: Vec<AttemptGroup> = Vec::new();
     let mut index: HashMap<GroupKey, usize, Fast> = HashMap::default();
-    for a in unlisted {
+    for a in attempts.iter().filter(|a| !listed(a)) {
         let key = GroupKey::of(a);
         let i = match index.get(&key) {
             Some(&i) => i,

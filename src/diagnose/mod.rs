@@ -9,13 +9,14 @@ mod text;
 pub mod time;
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::analyze::{Options, PacketPass};
 use crate::capture::CaptureError;
 use crate::endpoints::{self, Table};
 use crate::flow::{Connection, Side};
 use crate::proto::http::Target;
+use crate::proto::Protocols;
 use crate::report::model::*;
 pub use attempts::{connection_filter, host_port, ip_field, syn_filter, ANSWER_GRACE_NANOS};
 use attempts::{Context, NameBook};
@@ -76,21 +77,6 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
         },
         interfaces: &pass.info.interfaces,
     };
-    let mut attempts: Vec<Attempt> = Vec::new();
-    for (conn, protocols) in pass.carried() {
-        if opts.host.is_some_and(|host| conn.client.ip() != host) {
-            continue;
-        }
-        let next_id = attempts.len() as u32 + 1;
-        if cx.proxies.contains(&conn.server) {
-            attempts.extend(attempts::proxy_attempts(conn, protocols, next_id, &cx));
-        } else if let Some(a) = attempts::direct_attempt(conn, protocols, next_id, &cx) {
-            attempts.push(a);
-        }
-    }
-    // What the parsers found is in the attempts now; the report peaks in memory
-    // from here on, so their results go before it is built.
-    pass.protocols = Vec::new();
     let mut capture = capture_facts(&pass);
     for hit in flow_limits_hit(&pass, opts) {
         capture.hit(hit);
@@ -107,9 +93,6 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
             bound(to, "the end")
         ));
     }
-    let endpoints = coverage(&opts.table, &attempts);
-    let findings = findings::findings(&capture, &pass, &attempts, &endpoints, opts);
-    let verdict = verdict(&attempts, &findings);
     // Summaries cost more than the connections: only those listed are built.
     let mut shown = pass
         .connections
@@ -122,6 +105,13 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
         .map(connection_summary)
         .collect();
     let connections_unlisted = shown.count() as u64;
+    let one_sided = findings::one_sided(&pass.connections.connections);
+    // Everything else the report needs of the connection records is taken: the
+    // attempts consume them.
+    let attempts = attempts_of(&mut pass.connections.connections, &mut pass.protocols, &cx, opts.host);
+    let endpoints = coverage(&opts.table, &attempts);
+    let findings = findings::findings(&capture, &pass, &attempts, &endpoints, one_sided, opts);
+    let verdict = verdict(&attempts, &findings);
     let mut report = CaptureReport {
         schema: SCHEMA_VERSION,
         capdoc: env!("CARGO_PKG_VERSION").to_string(),
@@ -138,11 +128,50 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
         connections_unlisted,
         dns: pass.dns.lookups.iter().map(dns_lookup).collect(),
     };
+    // The connections and the DNS log are in the report now.
+    drop(pass);
     listing::apply(&mut report, opts.listing);
     if let Some(key) = &opts.redact {
         crate::report::redact::redact(&mut report, &opts.table, key);
     }
     report
+}
+
+/// The attempts of every connection, in connection order, numbered from 1. The
+/// connection records and their parse results are consumed from the end, and
+/// both lists give memory back as they shrink: on a large capture the records
+/// and the attempts made of them would otherwise both fill memory at once.
+fn attempts_of(
+    conns: &mut Vec<Connection>,
+    carried: &mut Vec<Option<Box<Protocols>>>,
+    cx: &Context<'_>,
+    host: Option<IpAddr>,
+) -> Vec<Attempt> {
+    const SHRINK_EVERY: usize = 4096;
+    debug_assert_eq!(conns.len(), carried.len(), "one parse result per connection");
+    let nothing = Protocols::default();
+    let mut attempts: Vec<Attempt> = Vec::new();
+    while let Some(conn) = conns.pop() {
+        let protocols = carried.pop().flatten();
+        if conns.len() % SHRINK_EVERY == 0 {
+            conns.shrink_to_fit();
+            carried.shrink_to_fit();
+        }
+        if host.is_some_and(|host| conn.client.ip() != host) {
+            continue;
+        }
+        let protocols = protocols.as_deref().unwrap_or(&nothing);
+        if cx.proxies.contains(&conn.server) {
+            attempts.extend(attempts::proxy_attempts(&conn, protocols, 0, cx).into_iter().rev());
+        } else if let Some(a) = attempts::direct_attempt(&conn, protocols, 0, cx) {
+            attempts.push(a);
+        }
+    }
+    attempts.reverse();
+    for (i, a) in attempts.iter_mut().enumerate() {
+        a.id = i as u32 + 1;
+    }
+    attempts
 }
 
 fn dns_lookup(l: &crate::proto::dns::Lookup) -> DnsLookup {

@@ -481,9 +481,12 @@ impl ConnectionTable {
         self.ready.pop_front()
     }
 
-    /// Every connection whose streams the parsers have not read yet (at the end of a capture).
-    pub fn unread(&mut self) -> Vec<usize> {
-        self.ready.clear();
+    /// The capture has ended: frees the 4-tuple index (no segment will be looked
+    /// up again) and returns every connection whose streams the parsers have not
+    /// read yet.
+    pub fn end_of_capture(&mut self) -> Vec<usize> {
+        self.ready = VecDeque::new();
+        self.latest = HashMap::default();
         (0..self.connections.len())
             .filter(|&i| !self.connections[i].streams_done)
             .collect()
@@ -728,7 +731,7 @@ mod tests {
         assert!(t.stream_bytes_held() > 0);
         t.release_streams(0);
         assert_eq!(t.stream_bytes_held(), 0);
-        assert!(t.unread().is_empty(), "not handed out twice");
+        assert!(t.end_of_capture().is_empty(), "not handed out twice");
     }
 
     #[test]

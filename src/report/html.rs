@@ -791,7 +791,7 @@ fn draw_connection(svg: &mut String, c: &ConnectionSummary, attempts: &[&Attempt
     let tls = attempts
         .iter()
         .rev()
-        .find_map(|a| a.tls.as_ref())
+        .find_map(|a| a.tls.as_deref())
         .map(|tls| match (tls.version, &tls.alert) {
             (_, Some(alert)) => format!("TLS alert {}", alert.description),
             (Some(v), None) => v.to_string(),

@@ -240,7 +240,8 @@ pub struct Attempt {
     pub frames: Vec<u64>,
     pub wireshark_filter: String,
     pub required: Option<RequiredRef>,
-    pub tls: Option<TlsFacts>,
+    /// Boxed: a flood of unanswered SYNs has no handshake, and pays a pointer for it.
+    pub tls: Option<Box<TlsFacts>>,
     pub pid: Option<u32>,
     /// capdoc extension: a one-line account of what happened.
     pub detail: String,
