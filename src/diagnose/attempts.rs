@@ -115,7 +115,7 @@ fn tls_facts(view: &TlsView<'_>) -> Option<TlsFacts> {
         return None;
     }
     let flight = view.flight;
-    let certificate = flight.and_then(|f| f.certificate.as_ref());
+    let certificate = flight.and_then(|f| f.certificate.as_deref());
     Some(TlsFacts {
         sni: view.hello.and_then(|h| h.sni.clone()),
         version: flight.and_then(|f| f.version).and_then(Version::name),
@@ -135,7 +135,7 @@ fn tls_facts(view: &TlsView<'_>) -> Option<TlsFacts> {
 /// What TLS adds to an attempt that otherwise succeeded: an alert, or a
 /// certificate from outside the expected CA set for a required name.
 fn tls_outcome(view: &TlsView<'_>, required: bool, ca_set: &CaSet) -> Option<(Outcome, String)> {
-    if let Some(cert) = view.flight.and_then(|f| f.certificate.as_ref()) {
+    if let Some(cert) = view.flight.and_then(|f| f.certificate.as_deref()) {
         let expected = ca_set.expects(cert.issuer_organization.as_deref(), cert.issuer_common_name.as_deref());
         if required && !expected {
             return Some((

@@ -73,7 +73,8 @@ pub struct Certificate {
 pub struct ServerFlight {
     pub server_hello: bool,
     pub version: Option<Version>,
-    pub certificate: Option<Certificate>,
+    /// Boxed: TLS 1.3 encrypts it, so most flights have none and pay a pointer.
+    pub certificate: Option<Box<Certificate>>,
     pub certificate_request: bool,
     /// The first alert in clear: (level, description) as numbers, and a name.
     pub alert: Option<Alert>,
@@ -289,7 +290,11 @@ pub fn server_flight(stream: &[u8]) -> Option<ServerFlight> {
                 flight.version = Some(Version(hello.version.0));
             }
             TlsMessageHandshake::Certificate(chain) => {
-                flight.certificate = chain.cert_chain.first().and_then(|c| leaf_certificate(c.data));
+                flight.certificate = chain
+                    .cert_chain
+                    .first()
+                    .and_then(|c| leaf_certificate(c.data))
+                    .map(Box::new);
             }
             TlsMessageHandshake::CertificateRequest(_) => flight.certificate_request = true,
             _ => {}
