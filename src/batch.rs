@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::analyze::{self, Options};
+use crate::analyze::{self, Options, Pipeline};
 use crate::report::model::CaptureReport;
 
 /// A capture to analyse, with the name reports show for it.
@@ -192,6 +192,22 @@ pub fn analyze_all(
     if jobs == Some(1) || inputs.len() <= 1 {
         return Ok(inputs.iter().map(one).collect());
     }
+    // Captures side by side already keep the cores busy: one thread each, unless asked.
+    let one_thread_each;
+    let opts = if opts.pipeline == Pipeline::Auto {
+        one_thread_each = Options {
+            pipeline: Pipeline::Off,
+            ..opts.clone()
+        };
+        &one_thread_each
+    } else {
+        opts
+    };
+    let one = |input: &Input| {
+        let report = analyze::analyze_path(&input.path, &input.shown, opts);
+        done(input);
+        report
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0))
         .build()

@@ -14,6 +14,7 @@ pub mod decode;
 pub mod diagnose;
 pub mod endpoints;
 pub mod flow;
+pub mod pass;
 pub mod proto;
 pub mod report;
 pub mod untrusted;

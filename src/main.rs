@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use capdoc::analyze::{self, Options};
+use capdoc::analyze::{self, Options, Pipeline};
 use capdoc::batch::{self, Input, SkipReason};
 use capdoc::capture::Limits;
 use capdoc::diagnose::listing::ListLimits;
@@ -114,11 +114,11 @@ struct AnalysisArgs {
     /// Analyse only frames at or before this time (RFC 3339, like --since).
     #[arg(long, value_name = "TIME", value_parser = time::parse_rfc3339)]
     until: Option<i64>,
-    /// Read (and decompress) each capture on a second thread, ahead of the analysis.
-    /// The results are the same; whether it is faster depends on the machine: on a 2-vCPU VM it is not
-    /// (README, Performance).
-    #[arg(long)]
-    read_thread: bool,
+    /// Split each capture over two threads: reading and decoding on one, connections and parsers on the
+    /// other. The report is the same. auto = when the machine has two cores or more and captures are
+    /// analysed one at a time (a batch of several gives each capture one thread and a core of its own).
+    #[arg(long, value_enum, default_value_t = PipelineChoice::Auto)]
+    pipeline: PipelineChoice,
     /// For reports that leave the company: replace every address and host name that is not a required
     /// endpoint with a pseudonym (the same one throughout the run; set CAPDOC_REDACT_KEY to keep them
     /// across runs), and drop interface names, the capture's application and OS, and directory names.
@@ -245,6 +245,13 @@ enum FailOn {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum PipelineChoice {
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum ColorChoice {
     Auto,
     Always,
@@ -325,7 +332,11 @@ fn options(args: &AnalysisArgs) -> io::Result<Options> {
         detect_cloud: args.urls.is_none() && args.cloud.is_none(),
         ca_set,
         proxies: args.proxy.clone(),
-        read_ahead: args.read_thread,
+        pipeline: match args.pipeline {
+            PipelineChoice::Auto => Pipeline::Auto,
+            PipelineChoice::On => Pipeline::On,
+            PipelineChoice::Off => Pipeline::Off,
+        },
         window,
         limits: Limits {
             max_record: args.limits.max_record,

@@ -1,6 +1,6 @@
-//! The read-ahead thread and parallel batches change how fast a report comes,
+//! The two-thread pipeline and parallel batches change how fast a report comes,
 //! never what it says: every capture (ours and the public ones) gives the same
-//! JSON read on one thread, with the read-ahead thread, and in a parallel batch.
+//! JSON on one thread, split over two (`--pipeline on`), and in a parallel batch.
 
 mod common;
 
@@ -27,20 +27,21 @@ fn threads_do_not_change_any_report() {
     let mut files = own_captures();
     files.extend(public_captures());
     assert!(files.len() >= 30, "captures found: {}", files.len());
-    let single = json_lines(&["--jobs", "1"], &files);
-    let read_ahead = json_lines(&["--jobs", "1", "--read-thread"], &files);
+    let single = json_lines(&["--jobs", "1", "--pipeline", "off"], &files);
+    let pipelined = json_lines(&["--jobs", "1", "--pipeline", "on"], &files);
     let parallel = json_lines(&["--jobs", "2"], &files);
     assert_eq!(single.len(), files.len(), "one line per capture");
     for (i, file) in files.iter().enumerate() {
-        assert_eq!(single[i], read_ahead[i], "read-ahead differs on {}", file.display());
+        assert_eq!(single[i], pipelined[i], "the pipeline differs on {}", file.display());
         assert_eq!(single[i], parallel[i], "parallel batch differs on {}", file.display());
     }
 }
 
-/// A bundled capture's records repeated (times shifted) past several 1 MiB
-/// read-ahead chunks, so records straddle chunk boundaries at many offsets.
+/// A bundled capture's records repeated (times shifted) over several megabytes:
+/// its connections and DNS lookups are split between many of the pipeline's
+/// batches at many places, and the read buffer is refilled many times.
 #[test]
-fn read_ahead_across_chunk_boundaries() {
+fn pipeline_across_batches() {
     let source = common::project_dir().join("captures/proxy-connect-ok.eth.pcap");
     let file = std::fs::read(&source).expect("bundled capture");
     let (header, records) = file.split_at(24);
@@ -60,11 +61,11 @@ fn read_ahead_across_chunk_boundaries() {
         }
     }
     assert!(big.len() > 3 << 20, "several chunks: {} bytes", big.len());
-    let dir = common::temp_dir("read-ahead");
+    let dir = common::temp_dir("pipeline");
     let path = dir.join("repeated.pcap");
     std::fs::write(&path, &big).expect("written");
-    let direct = json_lines(&[], std::slice::from_ref(&path));
-    let ahead = json_lines(&["--read-thread"], std::slice::from_ref(&path));
+    let direct = json_lines(&["--pipeline", "off"], std::slice::from_ref(&path));
+    let ahead = json_lines(&["--pipeline", "on"], std::slice::from_ref(&path));
     assert!(
         direct[0].contains("\"packets\""),
         "{}",

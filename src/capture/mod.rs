@@ -14,7 +14,6 @@ mod linktype;
 mod netmon;
 mod pcap;
 mod pcapng;
-mod read_ahead;
 pub mod source;
 
 pub use linktype::LinkType;
@@ -239,25 +238,16 @@ const NETMON2_MAGIC: [u8; 4] = *b"GMBU";
 impl CaptureReader {
     /// Opens a file (`-` for stdin) and reads its header.
     pub fn open(path: &Path, limits: Limits) -> Result<Self, CaptureError> {
-        let source = source::open(path)?;
-        Self::new(source, limits, false)
-    }
-
-    /// Like [`CaptureReader::open`], with the reading (and decompression) on a
-    /// second thread. Frames and results are the same; on a large file the
-    /// analysis no longer waits for the disk and the kernel's copy.
-    pub fn open_read_ahead(path: &Path, limits: Limits) -> Result<Self, CaptureError> {
-        let source = source::open(path)?;
-        Self::new(source, limits, true)
+        Self::new(source::open(path)?, limits)
     }
 
     /// Reads a capture from any byte source.
     pub fn from_reader(reader: Box<dyn Read + Send>, limits: Limits) -> Result<Self, CaptureError> {
-        Self::new(source::from_reader(reader)?, limits, false)
+        Self::new(source::from_reader(reader)?, limits)
     }
 
-    fn new(source: source::Source, limits: Limits, ahead: bool) -> Result<Self, CaptureError> {
-        let mut stream = ByteStream::new(source.reader, ahead);
+    fn new(source: source::Source, limits: Limits) -> Result<Self, CaptureError> {
+        let mut stream = ByteStream::new(source.reader);
         let info = CaptureInfo {
             compression: source.compression,
             ..CaptureInfo::default()
@@ -409,7 +399,7 @@ impl Span {
 /// `n` exceeds it); `consume(n)` moves past them. `offset()` is the position in
 /// the decompressed stream, for error messages.
 pub(crate) struct ByteStream {
-    src: Input,
+    src: Box<dyn Read + Send>,
     buf: Vec<u8>,
     pos: usize,
     end: usize,
@@ -421,22 +411,11 @@ pub(crate) struct ByteStream {
 
 const INITIAL_BUFFER: usize = 1 << 20;
 
-/// Where a [`ByteStream`] gets its bytes: read in place, or chunks from a reader thread.
-enum Input {
-    Direct(Box<dyn Read + Send>),
-    Ahead(read_ahead::ReadAhead),
-}
-
 impl ByteStream {
-    fn new(src: Box<dyn Read + Send>, ahead: bool) -> Self {
-        let (src, buf) = if ahead {
-            (Input::Ahead(read_ahead::ReadAhead::spawn(src)), Vec::new())
-        } else {
-            (Input::Direct(src), vec![0; INITIAL_BUFFER])
-        };
+    fn new(src: Box<dyn Read + Send>) -> Self {
         ByteStream {
             src,
-            buf,
+            buf: vec![0; INITIAL_BUFFER],
             pos: 0,
             end: 0,
             consumed: 0,
@@ -464,9 +443,6 @@ impl ByteStream {
     /// The slow side of [`ByteStream::fill`]: moves, grows or reads the buffer.
     #[inline(never)]
     fn refill(&mut self, n: usize) -> io::Result<&[u8]> {
-        if matches!(self.src, Input::Ahead(_)) {
-            return self.fill_from_chunks(n);
-        }
         if self.buf.len() - self.pos < n {
             // Move the unconsumed tail to the front; grow only if still too small.
             self.buf.copy_within(self.pos..self.end, 0);
@@ -477,10 +453,7 @@ impl ByteStream {
             }
         }
         while self.end - self.pos < n {
-            let Input::Direct(src) = &mut self.src else {
-                unreachable!("checked above")
-            };
-            match src.read(&mut self.buf[self.end..]) {
+            match self.src.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
@@ -509,45 +482,6 @@ impl ByteStream {
         None
     }
 
-    /// [`ByteStream::fill`] from the reader thread's chunks: the unread tail goes in
-    /// front of the next chunk, which then becomes the buffer.
-    fn fill_from_chunks(&mut self, n: usize) -> io::Result<&[u8]> {
-        while self.end - self.pos < n && !self.eof {
-            let Input::Ahead(ahead) = &mut self.src else {
-                unreachable!("called for chunks only")
-            };
-            match ahead.next_chunk() {
-                None => self.eof = true,
-                Some(Err(e)) => {
-                    if let Some(e) = self.fail(e) {
-                        return Err(e);
-                    }
-                }
-                Some(Ok(mut chunk)) => {
-                    let tail = self.end - self.pos;
-                    if tail <= read_ahead::HEADROOM {
-                        let at = read_ahead::HEADROOM - tail;
-                        chunk[at..read_ahead::HEADROOM].copy_from_slice(&self.buf[self.pos..self.end]);
-                        let used = std::mem::replace(&mut self.buf, chunk);
-                        ahead.give_back(used);
-                        self.pos = at;
-                    } else {
-                        // A record larger than the headroom: join the chunk behind the tail.
-                        if self.pos > 0 {
-                            self.buf.copy_within(self.pos..self.end, 0);
-                        }
-                        self.buf.truncate(tail);
-                        self.buf.extend_from_slice(&chunk[read_ahead::HEADROOM..]);
-                        ahead.give_back(chunk);
-                        self.pos = 0;
-                    }
-                    self.end = self.buf.len();
-                }
-            }
-        }
-        Ok(&self.buf[self.pos..self.end])
-    }
-
     /// Buffer position of the next unconsumed byte (for [`Span`]s).
     pub fn position(&self) -> usize {
         self.pos
@@ -565,24 +499,12 @@ impl ByteStream {
 
     /// Reads the rest of the input into the buffer, at most `max` bytes.
     pub fn fill_all(&mut self, max: usize) -> io::Result<&[u8]> {
-        if let Input::Ahead(_) = self.src {
-            // Chunks arrive with headroom to spare: asking for one byte more than
-            // is there takes the next chunk each time.
-            while !self.eof && self.end - self.pos < max {
-                let want = self.end - self.pos + 1;
-                self.fill_from_chunks(want)?;
-            }
-            return Ok(&self.buf[self.pos..self.end]);
-        }
         while !self.eof && self.end - self.pos < max {
             if self.end == self.buf.len() {
                 let grown = (self.buf.len() * 2).min(self.pos + max).max(self.end + 1);
                 self.buf.resize(grown, 0);
             }
-            let Input::Direct(src) = &mut self.src else {
-                unreachable!("checked above")
-            };
-            match src.read(&mut self.buf[self.end..]) {
+            match self.src.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -1,0 +1,664 @@
+//! The packet pass: every frame read once, in two halves.
+//!
+//! The [`Front`] half turns frames into [`Step`]s: it reads the file, decodes
+//! the link and IP layers, folds duplicate copies, and parses the small UDP
+//! protocols (DNS, LLMNR, NBNS, DHCP) whole. The [`Back`] half applies the
+//! steps in frame order: TCP connections, reassembly, and the parsers of their
+//! streams. The two halves run one after the other on one thread, or on two
+//! threads joined by a queue of [`Batch`]es ([`packet_pass_pipelined`]); the
+//! back half sees the same steps in the same order either way, so both give
+//! the same [`PacketPass`].
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::ops::Range;
+use std::sync::mpsc;
+
+use crate::analyze::Options;
+use crate::capture::{CaptureInfo, CaptureReader, Frame, LinkType};
+use crate::decode::duplicate::{DuplicateFilter, PacketIds};
+use crate::decode::{Decoder, LinkSkip, Skip, TcpSegment, Transport, Unreachable};
+use crate::flow::{ConnectionTable, FrameRef, Origin, Readiness};
+use crate::proto::dns::{self, DnsLog, DnsMessage};
+use crate::proto::{self, wpad, Protocols};
+
+/// Everything the packet pass produced, before diagnosis.
+pub struct PacketPass {
+    pub info: CaptureInfo,
+    pub connections: ConnectionTable,
+    pub duplicates_folded: u64,
+    pub dns: DnsLog,
+    pub windows: WindowsFacts,
+    /// WPAD URLs handed out by DHCP (option 252), with their frames.
+    pub dhcp_wpad: Vec<(String, u64)>,
+    /// What each connection carried, index for index with `connections`; `None`
+    /// for a connection that carried no payload (most of a SYN flood), which
+    /// then costs a pointer instead of a parse result. See [`PacketPass::carried`].
+    pub protocols: Vec<Option<Box<Protocols>>>,
+    /// `PROXY host:port` directives of every PAC file served, in connection order:
+    /// kept apart so the parse results can be freed before the report is built.
+    pub pac_proxies: Vec<String>,
+    /// Frames on link types capdoc cannot decode, per link type.
+    pub unsupported_links: BTreeMap<LinkType, u64>,
+    /// Frames skipped for more VLAN tags than [`crate::decode::link::MAX_VLAN_TAGS`].
+    pub too_many_vlan_tags: u64,
+    /// IP datagrams whose fragments were dropped before they were complete (pool limits).
+    pub fragments_abandoned: u64,
+}
+
+impl PacketPass {
+    /// Each connection with what it carried.
+    pub fn carried(&self) -> impl Iterator<Item = (&crate::flow::Connection, &Protocols)> {
+        static NOTHING: std::sync::LazyLock<Protocols> = std::sync::LazyLock::new(Protocols::default);
+        let nothing: &Protocols = &NOTHING;
+        self.connections
+            .connections
+            .iter()
+            .zip(&self.protocols)
+            .map(move |(c, p)| (c, p.as_deref().unwrap_or(nothing)))
+    }
+}
+
+/// What Windows capture metadata (pktmon, etl2pcapng) told.
+#[derive(Clone, Debug, Default)]
+pub struct WindowsFacts {
+    /// Appearances of a packet after its first (same packet id), not counted again.
+    pub copies_folded: u64,
+    /// First appearances per interface (component): where counted packets came from.
+    pub kept_on: BTreeMap<usize, u64>,
+    /// Records with a drop verdict.
+    pub dropped_frames: u64,
+}
+
+/// What one frame asks of the back half.
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// A counted TCP segment; `dropped_on` is the interface that dropped it
+    /// inside the capturing host, if one did.
+    Tcp {
+        at: FrameRef,
+        src: IpAddr,
+        dst: IpAddr,
+        segment: TcpSegment<'a>,
+        origin: Origin,
+        dropped_on: Option<usize>,
+    },
+    /// A later copy of a TCP segment, with a drop verdict: the packet never left the host.
+    LocalDrop {
+        at: FrameRef,
+        src: IpAddr,
+        dst: IpAddr,
+        segment: TcpSegment<'a>,
+        interface: usize,
+    },
+    Unreachable {
+        at: FrameRef,
+        from: IpAddr,
+        message: Unreachable,
+    },
+    /// A UDP datagram of a name or address protocol: DNS, LLMNR, NBNS, DHCP.
+    /// Parsed in the back half, which has less to do per frame.
+    Datagram {
+        at: FrameRef,
+        src_port: u16,
+        dst_port: u16,
+        payload: &'a [u8],
+    },
+}
+
+/// The front half: frames to steps.
+#[derive(Default)]
+pub struct Front {
+    decoder: Decoder,
+    duplicates: DuplicateFilter,
+    packet_ids: PacketIds,
+    windows: WindowsFacts,
+    unsupported_links: BTreeMap<LinkType, u64>,
+    too_many_vlan_tags: u64,
+    window: Option<(i64, i64)>,
+}
+
+/// What the front half counted, for the [`PacketPass`].
+struct FrontFacts {
+    duplicates_folded: u64,
+    windows: WindowsFacts,
+    unsupported_links: BTreeMap<LinkType, u64>,
+    too_many_vlan_tags: u64,
+    fragments_abandoned: u64,
+}
+
+impl Front {
+    pub fn new(opts: &Options) -> Self {
+        Front {
+            window: opts.window,
+            ..Front::default()
+        }
+    }
+
+    /// What a frame asks of the back half, if anything.
+    pub fn step<'a>(&'a mut self, frame: &Frame<'a>) -> Option<Step<'a>> {
+        if self
+            .window
+            .is_some_and(|(from, to)| frame.ts_nanos < from || frame.ts_nanos > to)
+        {
+            return None;
+        }
+        let at = FrameRef {
+            number: frame.number,
+            ts: frame.ts_nanos,
+        };
+        // One packet recorded at several components carries one packet id: count it
+        // once, whatever it holds (ARP and other non-IP copies too).
+        let first = match frame.meta.packet_id {
+            Some(id) => self.packet_ids.first_sighting(frame.section, id),
+            None => true,
+        };
+        if first && frame.meta.packet_id.is_some() {
+            *self.windows.kept_on.entry(frame.interface).or_insert(0) += 1;
+        }
+        if frame.meta.dropped {
+            self.windows.dropped_frames += 1;
+        }
+        let packet = match self.decoder.decode(frame.link_type, frame.data, frame.ts_nanos) {
+            Ok(p) => p,
+            Err(Skip::Link(LinkSkip::UnsupportedLink)) => {
+                *self.unsupported_links.entry(frame.link_type).or_insert(0u64) += 1;
+                return None;
+            }
+            Err(Skip::Link(LinkSkip::TooManyVlanTags)) => {
+                self.too_many_vlan_tags += 1;
+                return None;
+            }
+            Err(_) => {
+                // Not IP (ARP, ...): still fold identical copies, so unique_packets is right.
+                if first {
+                    self.duplicates.is_copy(frame.data, frame.ts_nanos);
+                }
+                return None;
+            }
+        };
+        let counted = first && !self.duplicates.is_copy(packet.ip, frame.ts_nanos);
+        if !counted {
+            // A drop inside the capturing host (pktmon via etl2pcapng) is recorded on a
+            // later copy of the packet: the packet never left the host.
+            return match (frame.meta.dropped, packet.transport) {
+                (true, Transport::Tcp(segment)) => Some(Step::LocalDrop {
+                    at,
+                    src: packet.src,
+                    dst: packet.dst,
+                    segment,
+                    interface: frame.interface,
+                }),
+                _ => None,
+            };
+        }
+        match packet.transport {
+            Transport::Tcp(segment) => Some(Step::Tcp {
+                at,
+                src: packet.src,
+                dst: packet.dst,
+                segment,
+                origin: Origin {
+                    direction: frame.meta.direction,
+                    process_id: frame
+                        .meta
+                        .process_id
+                        .or_else(|| frame.comment.and_then(pid_from_comment)),
+                },
+                dropped_on: frame.meta.dropped.then_some(frame.interface),
+            }),
+            Transport::Unreachable(message) => Some(Step::Unreachable {
+                at,
+                from: packet.src,
+                message,
+            }),
+            Transport::Udp(udp) if is_lookup_port(udp.src_port) || is_lookup_port(udp.dst_port) => {
+                Some(Step::Datagram {
+                    at,
+                    src_port: udp.src_port,
+                    dst_port: udp.dst_port,
+                    payload: udp.payload,
+                })
+            }
+            Transport::Udp(_) => None,
+            Transport::Other(_) => None,
+        }
+    }
+
+    fn finish(self) -> FrontFacts {
+        FrontFacts {
+            duplicates_folded: self.duplicates.folded + self.packet_ids.folded,
+            windows: WindowsFacts {
+                copies_folded: self.packet_ids.folded,
+                ..self.windows
+            },
+            unsupported_links: self.unsupported_links,
+            too_many_vlan_tags: self.too_many_vlan_tags,
+            fragments_abandoned: self.decoder.fragments.abandoned,
+        }
+    }
+}
+
+/// The back half: steps to connections, parse results and the DNS log.
+pub struct Back {
+    connections: ConnectionTable,
+    protocols: Vec<Option<Box<Protocols>>>,
+    dns_log: DnsLog,
+    dhcp_wpad: Vec<(String, u64)>,
+}
+
+/// DHCP WPAD offers kept (a capture repeats the same one at every renewal).
+const MAX_DHCP_WPAD: usize = 16;
+
+impl Back {
+    pub fn new(opts: &Options) -> Self {
+        Back {
+            connections: ConnectionTable::new(opts.flow_limits),
+            protocols: Vec::new(),
+            dns_log: DnsLog::default(),
+            dhcp_wpad: Vec::new(),
+        }
+    }
+
+    pub fn apply(&mut self, step: Step<'_>) {
+        match step {
+            Step::Tcp {
+                at,
+                src,
+                dst,
+                segment,
+                origin,
+                dropped_on,
+            } => {
+                self.connections.on_segment(at, src, dst, &segment, origin);
+                if let Some(interface) = dropped_on {
+                    self.connections.on_local_drop(at, src, dst, &segment, interface);
+                }
+                while let Some((index, readiness)) = self.connections.pop_ready() {
+                    let streams = &self.connections.connections[index].streams;
+                    let enough = readiness == Readiness::Final
+                        || proto::handshake_complete(streams[0].contiguous(), streams[1].contiguous());
+                    if enough {
+                        self.read_streams(index);
+                    }
+                }
+            }
+            Step::LocalDrop {
+                at,
+                src,
+                dst,
+                segment,
+                interface,
+            } => self.connections.on_local_drop(at, src, dst, &segment, interface),
+            Step::Unreachable { at, from, message } => self.connections.on_unreachable(at, from, message),
+            Step::Datagram {
+                at,
+                src_port,
+                dst_port,
+                payload,
+            } => self.on_datagram(at, src_port, dst_port, payload),
+        }
+    }
+
+    fn on_datagram(&mut self, at: FrameRef, src_port: u16, dst_port: u16, payload: &[u8]) {
+        if src_port == wpad::NBNS_PORT || dst_port == wpad::NBNS_PORT {
+            if let Some(m) = wpad::parse_nbns(payload) {
+                // As a DNS message, so one log holds every kind of name lookup.
+                let message = DnsMessage {
+                    id: 0,
+                    response: m.response,
+                    rcode: m.rcode,
+                    question: Some(m.name),
+                    addresses: m.address.into_iter().collect(),
+                    cnames: Vec::new(),
+                };
+                self.dns_log.record(&message, at.ts, at.number, "nbns");
+            }
+        } else if [wpad::DHCP_SERVER_PORT, wpad::DHCP_CLIENT_PORT].contains(&dst_port) {
+            if let Some(url) = wpad::dhcp_wpad_url(payload) {
+                if self.dhcp_wpad.len() < MAX_DHCP_WPAD {
+                    self.dhcp_wpad.push((url, at.number));
+                }
+            }
+        } else {
+            let dns_ports = [dns::DNS_PORT, dns::LLMNR_PORT];
+            if !(dns_ports.contains(&src_port) || dns_ports.contains(&dst_port)) {
+                return;
+            }
+            if let Some(message) = dns::parse(payload) {
+                let llmnr = src_port == dns::LLMNR_PORT || dst_port == dns::LLMNR_PORT;
+                let protocol = if llmnr { "llmnr" } else { "dns" };
+                self.dns_log.record(&message, at.ts, at.number, protocol);
+            }
+        }
+    }
+
+    /// Runs the protocol parsers over a connection's streams, keeps their compact
+    /// result, and frees the streams: memory follows live connections only.
+    fn read_streams(&mut self, index: usize) {
+        let conn = &self.connections.connections[index];
+        if conn.server.port() == dns::DNS_PORT {
+            // DNS over TCP: client questions, then server answers.
+            for (side, at) in [(0, conn.first), (1, conn.syn_ack.unwrap_or(conn.first))] {
+                for bytes in dns::tcp_messages(conn.streams[side].contiguous()) {
+                    if let Some(message) = dns::parse(bytes) {
+                        self.dns_log.record(&message, at.ts, at.number, "dns");
+                    }
+                }
+            }
+        }
+        if self.protocols.len() <= index {
+            self.protocols.resize_with(index + 1, || None);
+        }
+        let carried_payload = conn.streams.iter().any(|s| !s.contiguous().is_empty());
+        self.protocols[index] = carried_payload.then(|| Box::new(proto::inspect(conn)));
+        self.connections.release_streams(index);
+    }
+
+    fn finish(mut self, info: CaptureInfo, front: FrontFacts) -> PacketPass {
+        for index in self.connections.end_of_capture() {
+            self.read_streams(index);
+        }
+        debug_assert_eq!(
+            self.protocols.len(),
+            self.connections.connections.len(),
+            "every connection was read"
+        );
+        let pac_proxies = self
+            .protocols
+            .iter()
+            .flatten()
+            .flat_map(|p| p.pac_proxies.iter().cloned())
+            .collect();
+        PacketPass {
+            info,
+            connections: self.connections,
+            duplicates_folded: front.duplicates_folded,
+            windows: front.windows,
+            protocols: self.protocols,
+            pac_proxies,
+            dhcp_wpad: self.dhcp_wpad,
+            dns: self.dns_log,
+            unsupported_links: front.unsupported_links,
+            too_many_vlan_tags: front.too_many_vlan_tags,
+            fragments_abandoned: front.fragments_abandoned,
+        }
+    }
+}
+
+/// The UDP ports whose datagrams the back half parses (a datagram goes there
+/// when either of its ports is one of them).
+fn is_lookup_port(port: u16) -> bool {
+    matches!(
+        port,
+        dns::DNS_PORT | dns::LLMNR_PORT | wpad::NBNS_PORT | wpad::DHCP_SERVER_PORT | wpad::DHCP_CLIENT_PORT
+    )
+}
+
+/// `PID=1234 TID=5678`, as netsh/etl2pcapng write in packet comments.
+fn pid_from_comment(comment: &[u8]) -> Option<u32> {
+    let at = comment.windows(4).position(|w| w == b"PID=")? + 4;
+    let digits = &comment[at..];
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&digits[..len]).ok()?.parse().ok()
+}
+
+/// Reads every frame once and rebuilds the connections, on this thread.
+pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
+    let mut front = Front::new(opts);
+    let mut back = Back::new(opts);
+    while let Some(frame) = reader.next_frame() {
+        if let Some(step) = front.step(&frame) {
+            back.apply(step);
+        }
+    }
+    back.finish(reader.info, front.finish())
+}
+
+/// Steps of many frames, with the TCP payloads they carry copied out of the
+/// read buffer (which the front half reuses as soon as a frame is stepped).
+pub struct Batch {
+    /// Each step, with its payload's place in `payloads` (its segment's own
+    /// payload slice is left empty).
+    steps: Vec<(Step<'static>, Range<usize>)>,
+    payloads: Vec<u8>,
+    /// Steps handed over at once ([`BATCH_STEPS`]; fewer in tests).
+    max_steps: usize,
+}
+
+/// A batch is handed over when it holds this many steps or payload bytes:
+/// large enough that the queue costs little per frame, small enough to stay in cache.
+const BATCH_STEPS: usize = 2048;
+const BATCH_BYTES: usize = 512 * 1024;
+/// Batches in flight: the front half may run this far ahead.
+const BATCHES: usize = 4;
+
+impl Batch {
+    fn new(max_steps: usize) -> Self {
+        Batch {
+            steps: Vec::with_capacity(max_steps),
+            payloads: Vec::with_capacity(BATCH_BYTES + 64 * 1024),
+            max_steps,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.steps.len() >= self.max_steps || self.payloads.len() >= BATCH_BYTES
+    }
+
+    fn push(&mut self, step: Step<'_>) {
+        let mut keep = |segment: TcpSegment<'_>| {
+            let from = self.payloads.len();
+            self.payloads.extend_from_slice(segment.payload);
+            (
+                TcpSegment {
+                    payload: &[],
+                    ..segment
+                },
+                from..self.payloads.len(),
+            )
+        };
+        let stored = match step {
+            Step::Tcp {
+                at,
+                src,
+                dst,
+                segment,
+                origin,
+                dropped_on,
+            } => {
+                let (segment, payload) = keep(segment);
+                let step = Step::Tcp {
+                    at,
+                    src,
+                    dst,
+                    segment,
+                    origin,
+                    dropped_on,
+                };
+                (step, payload)
+            }
+            // Only the segment's header matters to a local drop.
+            Step::LocalDrop {
+                at,
+                src,
+                dst,
+                segment,
+                interface,
+            } => (
+                Step::LocalDrop {
+                    at,
+                    src,
+                    dst,
+                    segment: TcpSegment {
+                        payload: &[],
+                        ..segment
+                    },
+                    interface,
+                },
+                0..0,
+            ),
+            Step::Unreachable { at, from, message } => (Step::Unreachable { at, from, message }, 0..0),
+            Step::Datagram {
+                at,
+                src_port,
+                dst_port,
+                payload,
+            } => {
+                let from = self.payloads.len();
+                self.payloads.extend_from_slice(payload);
+                let step = Step::Datagram {
+                    at,
+                    src_port,
+                    dst_port,
+                    payload: &[],
+                };
+                (step, from..self.payloads.len())
+            }
+        };
+        self.steps.push(stored);
+    }
+
+    /// Hands every step to the back half, in order, and empties the batch for reuse.
+    fn apply_to(&mut self, back: &mut Back) {
+        let payloads = &self.payloads;
+        for (step, payload) in self.steps.drain(..) {
+            match step {
+                Step::Tcp {
+                    at,
+                    src,
+                    dst,
+                    segment,
+                    origin,
+                    dropped_on,
+                } => back.apply(Step::Tcp {
+                    at,
+                    src,
+                    dst,
+                    segment: TcpSegment {
+                        payload: &payloads[payload],
+                        ..segment
+                    },
+                    origin,
+                    dropped_on,
+                }),
+                Step::Datagram {
+                    at, src_port, dst_port, ..
+                } => back.apply(Step::Datagram {
+                    at,
+                    src_port,
+                    dst_port,
+                    payload: &payloads[payload],
+                }),
+                other => back.apply(other),
+            }
+        }
+        self.payloads.clear();
+    }
+}
+
+/// [`packet_pass`] on two threads: this one reads and decodes, a second one
+/// rebuilds connections and runs the parsers. The same result, sooner when
+/// both halves have a core of their own.
+pub fn packet_pass_pipelined(reader: CaptureReader, opts: &Options) -> PacketPass {
+    pipelined(reader, opts, BATCH_STEPS)
+}
+
+fn pipelined(mut reader: CaptureReader, opts: &Options, batch_steps: usize) -> PacketPass {
+    let (to_back, from_front) = mpsc::sync_channel::<Batch>(BATCHES);
+    let (recycle, recycled) = mpsc::channel::<Batch>();
+    std::thread::scope(|scope| {
+        let back = scope.spawn(move || {
+            let mut back = Back::new(opts);
+            for mut batch in from_front {
+                batch.apply_to(&mut back);
+                // The front half may have finished; then the batch is just dropped.
+                let _ = recycle.send(batch);
+            }
+            back
+        });
+        let mut front = Front::new(opts);
+        let mut batch = Batch::new(batch_steps);
+        let mut made = 1;
+        while let Some(frame) = reader.next_frame() {
+            if let Some(step) = front.step(&frame) {
+                batch.push(step);
+            }
+            if batch.is_full() {
+                let next = match recycled.try_recv() {
+                    Ok(b) => b,
+                    // Up to BATCHES in the queue, one being applied, one being filled.
+                    Err(_) if made < BATCHES + 2 => {
+                        made += 1;
+                        Batch::new(batch_steps)
+                    }
+                    Err(_) => match recycled.recv() {
+                        Ok(b) => b,
+                        // The back half stopped (it panicked): its join says why.
+                        Err(_) => break,
+                    },
+                };
+                if to_back.send(std::mem::replace(&mut batch, next)).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = to_back.send(batch);
+        drop(to_back);
+        let back = match back.join() {
+            Ok(back) => back,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        back.finish(reader.info, front.finish())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same pass, field by field, with batches of every size down to one step
+    /// (so each connection and lookup is split across batches everywhere).
+    #[test]
+    fn two_threads_give_the_same_pass() {
+        let captures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let opts = Options::default();
+        let open = |name: &str| CaptureReader::open(&captures.join(name), opts.limits).expect("bundled capture");
+        let facts = |p: &PacketPass| {
+            format!(
+                "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{} {} {} {}",
+                p.connections.connections,
+                p.protocols,
+                p.dns.lookups,
+                p.dhcp_wpad,
+                p.windows,
+                p.unsupported_links,
+                p.duplicates_folded,
+                p.too_many_vlan_tags,
+                p.fragments_abandoned,
+                p.dns.lookups_dropped,
+            )
+        };
+        for name in [
+            "connector-blocked.pcapng",
+            "proxy-auth-407.eth.pcap",
+            "proxy-wpad.eth.pcap",
+            "pktmon-local-drop.etl2pcapng.pcapng",
+            "direct-ok.eth.pcap.gz",
+        ] {
+            let one = facts(&packet_pass(open(name), &opts));
+            assert!(one.len() > 1000, "{name}: {} bytes of facts", one.len());
+            for steps in [1, 3, 64, BATCH_STEPS] {
+                let two = facts(&pipelined(open(name), &opts, steps));
+                assert!(one == two, "{name}, batches of {steps} steps: the passes differ");
+            }
+        }
+    }
+
+    #[test]
+    fn pid_from_netsh_comment() {
+        assert_eq!(pid_from_comment(b"PID=1234 TID=5678"), Some(1234));
+        assert_eq!(pid_from_comment(b"no pid here"), None);
+        assert_eq!(pid_from_comment(b"PID="), None);
+    }
+}
