@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::ops::Range;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use crate::analyze::Options;
 use crate::capture::{CaptureInfo, CaptureReader, Frame, LinkType};
@@ -415,21 +415,34 @@ pub fn packet_pass(mut reader: CaptureReader, opts: &Options) -> PacketPass {
     back.finish(reader.info, front.finish())
 }
 
-/// Steps of many frames, with the TCP payloads they carry copied out of the
-/// read buffer (which the front half reuses as soon as a frame is stepped).
+/// Where a stored step's payload is.
+#[derive(Clone, Debug)]
+enum Held {
+    Nothing,
+    /// In the read buffer the batch holds.
+    InBuffer(Range<usize>),
+    /// In the batch's own bytes.
+    Copied(Range<usize>),
+}
+
+/// Steps of many frames, for the back half, with the read buffer their bytes
+/// are in: the reader leaves a buffer alone while a batch holds it, so payloads
+/// cross to the other thread without being copied.
 pub struct Batch {
-    /// Each step, with its payload's place in `payloads` (its segment's own
-    /// payload slice is left empty).
-    steps: Vec<(Step<'static>, Range<usize>)>,
-    payloads: Vec<u8>,
+    /// Each step, with its payload's place (its own payload slice is left empty).
+    steps: Vec<(Step<'static>, Held)>,
+    buffer: Option<Arc<Vec<u8>>>,
+    /// Payloads that are not in the read buffer: datagrams rebuilt from fragments.
+    copied: Vec<u8>,
     /// Steps handed over at once ([`BATCH_STEPS`]; fewer in tests).
     max_steps: usize,
 }
 
-/// A batch is handed over when it holds this many steps or payload bytes:
-/// large enough that the queue costs little per frame, small enough to stay in cache.
+/// A batch is handed over when it holds this many steps (or copied bytes), or
+/// when the reader moves to another buffer: large enough that the queue costs
+/// little per frame.
 const BATCH_STEPS: usize = 2048;
-const BATCH_BYTES: usize = 512 * 1024;
+const BATCH_COPIED: usize = 256 * 1024;
 /// Batches in flight: the front half may run this far ahead.
 const BATCHES: usize = 4;
 
@@ -437,27 +450,38 @@ impl Batch {
     fn new(max_steps: usize) -> Self {
         Batch {
             steps: Vec::with_capacity(max_steps),
-            payloads: Vec::with_capacity(BATCH_BYTES + 64 * 1024),
+            buffer: None,
+            copied: Vec::new(),
             max_steps,
         }
     }
 
     fn is_full(&self) -> bool {
-        self.steps.len() >= self.max_steps || self.payloads.len() >= BATCH_BYTES
+        self.steps.len() >= self.max_steps || self.copied.len() >= BATCH_COPIED
+    }
+
+    /// Whether the steps of a frame in `buffer` can join this batch.
+    fn holds(&self, buffer: &Arc<Vec<u8>>) -> bool {
+        self.buffer.as_ref().is_some_and(|b| Arc::ptr_eq(b, buffer))
+    }
+
+    /// Where `bytes` will be found again: in the read buffer when they are in it.
+    fn hold(&mut self, bytes: &[u8]) -> Held {
+        if bytes.is_empty() {
+            return Held::Nothing;
+        }
+        if let Some(buffer) = &self.buffer {
+            let (base, at) = (buffer.as_ptr() as usize, bytes.as_ptr() as usize);
+            if at >= base && at + bytes.len() <= base + buffer.len() {
+                return Held::InBuffer(at - base..at - base + bytes.len());
+            }
+        }
+        let from = self.copied.len();
+        self.copied.extend_from_slice(bytes);
+        Held::Copied(from..self.copied.len())
     }
 
     fn push(&mut self, step: Step<'_>) {
-        let mut keep = |segment: TcpSegment<'_>| {
-            let from = self.payloads.len();
-            self.payloads.extend_from_slice(segment.payload);
-            (
-                TcpSegment {
-                    payload: &[],
-                    ..segment
-                },
-                from..self.payloads.len(),
-            )
-        };
         let stored = match step {
             Step::Tcp {
                 at,
@@ -467,16 +491,19 @@ impl Batch {
                 origin,
                 dropped_on,
             } => {
-                let (segment, payload) = keep(segment);
+                let held = self.hold(segment.payload);
                 let step = Step::Tcp {
                     at,
                     src,
                     dst,
-                    segment,
+                    segment: TcpSegment {
+                        payload: &[],
+                        ..segment
+                    },
                     origin,
                     dropped_on,
                 };
-                (step, payload)
+                (step, held)
             }
             // Only the segment's header matters to a local drop.
             Step::LocalDrop {
@@ -496,33 +523,41 @@ impl Batch {
                     },
                     interface,
                 },
-                0..0,
+                Held::Nothing,
             ),
-            Step::Unreachable { at, from, message } => (Step::Unreachable { at, from, message }, 0..0),
+            Step::Unreachable { at, from, message } => (Step::Unreachable { at, from, message }, Held::Nothing),
             Step::Datagram {
                 at,
                 src_port,
                 dst_port,
                 payload,
             } => {
-                let from = self.payloads.len();
-                self.payloads.extend_from_slice(payload);
+                let held = self.hold(payload);
                 let step = Step::Datagram {
                     at,
                     src_port,
                     dst_port,
                     payload: &[],
                 };
-                (step, from..self.payloads.len())
+                (step, held)
             }
         };
         self.steps.push(stored);
     }
 
-    /// Hands every step to the back half, in order, and empties the batch for reuse.
+    /// Hands every step to the back half, in order, and empties the batch for
+    /// reuse (letting go of its read buffer).
     fn apply_to(&mut self, back: &mut Back) {
-        let payloads = &self.payloads;
-        for (step, payload) in self.steps.drain(..) {
+        let buffer: &[u8] = self.buffer.as_deref().map_or(&[], Vec::as_slice);
+        let copied = &self.copied;
+        let bytes = |held: Held| -> &[u8] {
+            match held {
+                Held::Nothing => &[],
+                Held::InBuffer(range) => &buffer[range],
+                Held::Copied(range) => &copied[range],
+            }
+        };
+        for (step, held) in self.steps.drain(..) {
             match step {
                 Step::Tcp {
                     at,
@@ -536,7 +571,7 @@ impl Batch {
                     src,
                     dst,
                     segment: TcpSegment {
-                        payload: &payloads[payload],
+                        payload: bytes(held),
                         ..segment
                     },
                     origin,
@@ -548,68 +583,100 @@ impl Batch {
                     at,
                     src_port,
                     dst_port,
-                    payload: &payloads[payload],
+                    payload: bytes(held),
                 }),
                 other => back.apply(other),
             }
         }
-        self.payloads.clear();
+        self.copied.clear();
+        self.buffer = None;
     }
 }
 
-/// [`packet_pass`] on two threads: this one reads and decodes, a second one
-/// rebuilds connections and runs the parsers. The same result, sooner when
-/// both halves have a core of their own.
+/// The front half's end of the queue between the halves.
+struct Queue {
+    to_back: mpsc::SyncSender<Batch>,
+    recycled: mpsc::Receiver<Batch>,
+    /// Batches made so far (they are reused after that).
+    made: usize,
+    batch_steps: usize,
+}
+
+impl Queue {
+    /// Sends `batch` to the back half and puts an empty one in its place; false
+    /// when the back half has stopped.
+    fn hand_over(&mut self, batch: &mut Batch) -> bool {
+        let next = match self.recycled.try_recv() {
+            Ok(b) => b,
+            // Up to BATCHES in the queue, one being applied, one being filled.
+            Err(_) if self.made < BATCHES + 2 => {
+                self.made += 1;
+                Batch::new(self.batch_steps)
+            }
+            Err(_) => match self.recycled.recv() {
+                Ok(b) => b,
+                // The back half stopped (it panicked): its join says why.
+                Err(_) => return false,
+            },
+        };
+        self.to_back.send(std::mem::replace(batch, next)).is_ok()
+    }
+}
+
+/// [`packet_pass`] on two threads: a second thread reads and decodes, this one
+/// rebuilds connections and runs the parsers. The same result, sooner when both
+/// halves have a core of their own.
 pub fn packet_pass_pipelined(reader: CaptureReader, opts: &Options) -> PacketPass {
     pipelined(reader, opts, BATCH_STEPS)
 }
 
+/// The back half, and so everything that lasts (connections, parse results, and
+/// the report built from them), stays on the calling thread: memory it frees is
+/// reused by what comes next, where the allocator would keep a second thread's
+/// freed memory apart.
 fn pipelined(mut reader: CaptureReader, opts: &Options, batch_steps: usize) -> PacketPass {
     let (to_back, from_front) = mpsc::sync_channel::<Batch>(BATCHES);
     let (recycle, recycled) = mpsc::channel::<Batch>();
+    reader.share_buffers();
     std::thread::scope(|scope| {
-        let back = scope.spawn(move || {
-            let mut back = Back::new(opts);
-            for mut batch in from_front {
-                batch.apply_to(&mut back);
-                // The front half may have finished; then the batch is just dropped.
-                let _ = recycle.send(batch);
-            }
-            back
-        });
-        let mut front = Front::new(opts);
-        let mut batch = Batch::new(batch_steps);
-        let mut made = 1;
-        while let Some(frame) = reader.next_frame() {
-            if let Some(step) = front.step(&frame) {
-                batch.push(step);
-            }
-            if batch.is_full() {
-                let next = match recycled.try_recv() {
-                    Ok(b) => b,
-                    // Up to BATCHES in the queue, one being applied, one being filled.
-                    Err(_) if made < BATCHES + 2 => {
-                        made += 1;
-                        Batch::new(batch_steps)
+        let front = scope.spawn(move || {
+            let mut queue = Queue {
+                to_back,
+                recycled,
+                made: 1,
+                batch_steps,
+            };
+            let mut front = Front::new(opts);
+            let mut batch = Batch::new(batch_steps);
+            while let Some((frame, buffer)) = reader.next_frame_in_buffer() {
+                if !batch.holds(buffer) {
+                    if !batch.steps.is_empty() && !queue.hand_over(&mut batch) {
+                        break;
                     }
-                    Err(_) => match recycled.recv() {
-                        Ok(b) => b,
-                        // The back half stopped (it panicked): its join says why.
-                        Err(_) => break,
-                    },
-                };
-                if to_back.send(std::mem::replace(&mut batch, next)).is_err() {
+                    batch.buffer = Some(Arc::clone(buffer));
+                }
+                if let Some(step) = front.step(&frame) {
+                    batch.push(step);
+                }
+                if batch.is_full() && !queue.hand_over(&mut batch) {
                     break;
                 }
             }
+            // The back half may have stopped; then its own panic is what to report.
+            let _ = queue.to_back.send(batch);
+            (reader.info, front.finish())
+        });
+        let mut back = Back::new(opts);
+        for mut batch in from_front {
+            batch.apply_to(&mut back);
+            // The front half may have finished; then the batch is just dropped.
+            let _ = recycle.send(batch);
         }
-        let _ = to_back.send(batch);
-        drop(to_back);
-        let back = match back.join() {
-            Ok(back) => back,
+        let (info, facts) = match front.join() {
+            Ok(done) => done,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        back.finish(reader.info, front.finish())
+        back.finish(info, facts)
     })
 }
 

@@ -5,7 +5,7 @@
 
 use std::io::Cursor;
 
-use capdoc::analyze::{analyze_reader, Options};
+use capdoc::analyze::{analyze_reader, Options, Pipeline};
 use capdoc::report::model::{CaptureReport, Severity};
 use capdoc::report::summary::BatchSummary;
 use capdoc::report::{diff, html, json, markdown, summary, text};
@@ -42,7 +42,12 @@ fn render(report: &CaptureReport) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let opts = Options::default();
+    // Both ways through the packet pass: on one thread, and split over two.
+    let pipeline = if data.len() % 2 == 0 { Pipeline::Off } else { Pipeline::On };
+    let opts = Options {
+        pipeline,
+        ..Options::default()
+    };
     let report = analyze_reader(Box::new(Cursor::new(data.to_vec())), "fuzz", &opts);
     render(&report);
 

@@ -22,6 +22,7 @@ pub use source::Compression;
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 /// File format of a capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,6 +293,25 @@ impl CaptureReader {
     /// header ends the capture early with a warning in [`CaptureInfo`], never
     /// with an error: everything before it stays usable.
     pub fn next_frame(&mut self) -> Option<Frame<'_>> {
+        let record = self.next_record()?;
+        Some(self.frame(record))
+    }
+
+    /// Like [`CaptureReader::next_frame`], with the buffer the frame's bytes are
+    /// in: a holder of that buffer can keep the frame's bytes past the next call
+    /// (after [`CaptureReader::share_buffers`]).
+    pub fn next_frame_in_buffer(&mut self) -> Option<(Frame<'_>, &Arc<Vec<u8>>)> {
+        let record = self.next_record()?;
+        Some((self.frame(record), self.stream.buffer()))
+    }
+
+    /// Buffers are not reused while someone holds them, so frames handed out
+    /// stay valid in the buffer [`CaptureReader::next_frame_in_buffer`] names.
+    pub fn share_buffers(&mut self) {
+        self.stream.share_buffers();
+    }
+
+    fn next_record(&mut self) -> Option<Record> {
         let record = loop {
             if self.finished {
                 return None;
@@ -321,7 +341,11 @@ impl CaptureReader {
         self.info.first_ts.get_or_insert(record.ts_nanos);
         // The latest time, not the last record's: merged captures are not always in order.
         self.info.last_ts = Some(self.info.last_ts.map_or(record.ts_nanos, |t| t.max(record.ts_nanos)));
-        Some(Frame {
+        Some(record)
+    }
+
+    fn frame(&self, record: Record) -> Frame<'_> {
+        Frame {
             number: self.next_frame - 1,
             ts_nanos: record.ts_nanos,
             interface: record.interface,
@@ -331,7 +355,7 @@ impl CaptureReader {
             data: self.stream.slice(record.data),
             meta: record.meta,
             comment: record.comment.map(|r| self.stream.slice(r)),
-        })
+        }
     }
 }
 
@@ -398,30 +422,52 @@ impl Span {
 /// `fill(n)` makes the next `n` bytes contiguous (growing the buffer only if
 /// `n` exceeds it); `consume(n)` moves past them. `offset()` is the position in
 /// the decompressed stream, for error messages.
+///
+/// The buffer is reference-counted so that a reader on another thread can keep
+/// the frames of a buffer after the stream has moved on (see
+/// [`ByteStream::share_buffers`]); the stream never writes into a buffer that is
+/// shared (`Arc::make_mut` would copy it first, so even a mistake stays correct).
 pub(crate) struct ByteStream {
     src: Box<dyn Read + Send>,
-    buf: Vec<u8>,
+    buf: Arc<Vec<u8>>,
     pos: usize,
     end: usize,
     consumed: u64,
     eof: bool,
     /// Start of the last record handed out, which must stay in place until the next call.
     pub(crate) read_error: Option<io::Error>,
+    /// With shared buffers: the buffers left behind, to be reused once nobody else holds them.
+    spare: Option<Vec<Arc<Vec<u8>>>>,
 }
 
 const INITIAL_BUFFER: usize = 1 << 20;
+/// Buffers kept for reuse with shared buffers; those still held elsewhere are freed by their last holder.
+const MAX_SPARE: usize = 8;
 
 impl ByteStream {
     fn new(src: Box<dyn Read + Send>) -> Self {
         ByteStream {
             src,
-            buf: vec![0; INITIAL_BUFFER],
+            buf: Arc::new(vec![0; INITIAL_BUFFER]),
             pos: 0,
             end: 0,
             consumed: 0,
             eof: false,
             read_error: None,
+            spare: None,
         }
+    }
+
+    /// From now on, bytes handed out stay where they are: when more are needed,
+    /// the unread tail moves to another buffer, filled before any frame in it is
+    /// handed out. A holder of [`ByteStream::buffer`] can then keep frames.
+    pub fn share_buffers(&mut self) {
+        self.spare.get_or_insert_with(Vec::new);
+    }
+
+    /// The buffer that the bytes handed out last are in.
+    pub fn buffer(&self) -> &Arc<Vec<u8>> {
+        &self.buf
     }
 
     /// Offset in the stream of the next unconsumed byte.
@@ -443,17 +489,22 @@ impl ByteStream {
     /// The slow side of [`ByteStream::fill`]: moves, grows or reads the buffer.
     #[inline(never)]
     fn refill(&mut self, n: usize) -> io::Result<&[u8]> {
-        if self.buf.len() - self.pos < n {
+        let fill_up = self.spare.is_some();
+        if fill_up {
+            self.move_to_spare(n);
+        } else if self.buf.len() - self.pos < n {
             // Move the unconsumed tail to the front; grow only if still too small.
-            self.buf.copy_within(self.pos..self.end, 0);
+            let buf = Arc::make_mut(&mut self.buf);
+            buf.copy_within(self.pos..self.end, 0);
             self.end -= self.pos;
             self.pos = 0;
-            if self.buf.len() < n {
-                self.buf.resize(n.next_power_of_two(), 0);
+            if buf.len() < n {
+                buf.resize(n.next_power_of_two(), 0);
             }
         }
-        while self.end - self.pos < n {
-            match self.src.read(&mut self.buf[self.end..]) {
+        // A shared buffer is filled to the end at once: it is not written again.
+        while self.end - self.pos < n || (fill_up && self.end < self.buf.len()) {
+            match self.src.read(&mut Arc::make_mut(&mut self.buf)[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
@@ -469,6 +520,30 @@ impl ByteStream {
             }
         }
         Ok(&self.buf[self.pos..self.end])
+    }
+
+    /// With shared buffers: continues in a buffer that nobody else holds, with
+    /// the unread tail copied to its start, and room for at least `n` bytes.
+    fn move_to_spare(&mut self, n: usize) {
+        let Some(spare) = self.spare.as_mut() else { return };
+        let tail = self.end - self.pos;
+        let size = INITIAL_BUFFER.max(n.max(tail).next_power_of_two());
+        let mut next = match spare.iter().position(|b| Arc::strong_count(b) == 1) {
+            Some(i) => spare.swap_remove(i),
+            None => Arc::new(Vec::new()),
+        };
+        let buf = Arc::make_mut(&mut next);
+        if buf.len() < size {
+            // Bytes past `end` are never handed out, so a reused buffer needs no clearing.
+            buf.resize(size, 0);
+        }
+        buf[..tail].copy_from_slice(&self.buf[self.pos..self.end]);
+        let left = std::mem::replace(&mut self.buf, next);
+        if spare.len() < MAX_SPARE {
+            spare.push(left);
+        }
+        self.pos = 0;
+        self.end = tail;
     }
 
     /// A read error: returned when nothing was read yet (the file is unreadable),
@@ -500,11 +575,12 @@ impl ByteStream {
     /// Reads the rest of the input into the buffer, at most `max` bytes.
     pub fn fill_all(&mut self, max: usize) -> io::Result<&[u8]> {
         while !self.eof && self.end - self.pos < max {
-            if self.end == self.buf.len() {
-                let grown = (self.buf.len() * 2).min(self.pos + max).max(self.end + 1);
-                self.buf.resize(grown, 0);
+            let buf = Arc::make_mut(&mut self.buf);
+            if self.end == buf.len() {
+                let grown = (buf.len() * 2).min(self.pos + max).max(self.end + 1);
+                buf.resize(grown, 0);
             }
-            match self.src.read(&mut self.buf[self.end..]) {
+            match self.src.read(&mut buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
