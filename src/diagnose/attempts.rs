@@ -157,7 +157,8 @@ fn tls_outcome(view: &TlsView<'_>, required: bool, ca_set: &CaSet) -> Option<(Ou
     ))
 }
 
-pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, cx: &Context<'_>) -> Option<Attempt> {
+/// The attempt of a connection made without a proxy; `id` 0 until the caller numbers it.
+pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Context<'_>) -> Option<Attempt> {
     let opened_by_syn = !conn.syns.is_empty();
     let carried_request = conn.bytes[Side::Client as usize] > 0;
     if !opened_by_syn && !carried_request {
@@ -202,7 +203,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, 
     frames.sort_unstable();
     frames.dedup();
     Some(Attempt {
-        id,
+        id: 0,
         connection: conn.id,
         client: host_port(conn.client),
         path: Path::Direct,
@@ -232,16 +233,11 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, id: u32, 
     })
 }
 
-/// The attempts on one connection to a proxy.
-pub(super) fn proxy_attempts(
-    conn: &Connection,
-    protocols: &Protocols,
-    first_id: u32,
-    cx: &Context<'_>,
-) -> Vec<Attempt> {
+/// The attempts on one connection to a proxy, in order; `id` 0 until the caller numbers them.
+pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Context<'_>) -> Vec<Attempt> {
     let proxy = host_port(conn.server);
-    let base = |id: u32, outcome: Outcome, detail: String, frames: Vec<u64>| Attempt {
-        id,
+    let base = |outcome: Outcome, detail: String, frames: Vec<u64>| Attempt {
+        id: 0,
         connection: conn.id,
         client: host_port(conn.client),
         destination: Destination {
@@ -278,12 +274,7 @@ pub(super) fn proxy_attempts(
             ),
             other => other,
         };
-        return vec![base(
-            first_id,
-            outcome,
-            format!("proxy {proxy}: {detail}"),
-            evidence_frames(conn),
-        )];
+        return vec![base(outcome, format!("proxy {proxy}: {detail}"), evidence_frames(conn))];
     }
     let ended = conn.ended();
     let last = exchanges.len() - 1;
@@ -292,7 +283,6 @@ pub(super) fn proxy_attempts(
         .zip(&protocols.exchange_frames)
         .enumerate()
         .map(|(i, (exchange, &(request_frame, response_frame)))| {
-            let id = first_id + i as u32;
             let (host, port, path, source) = match &exchange.request.target {
                 Target::Authority { host, port } => (Some(host.clone()), *port, None, NameSource::Connect),
                 Target::Absolute { host, port, path } => {
@@ -333,7 +323,7 @@ pub(super) fn proxy_attempts(
             if frames.is_empty() {
                 frames.push(conn.first.number);
             }
-            let mut attempt = base(id, outcome, detail, frames);
+            let mut attempt = base(outcome, detail, frames);
             attempt.destination = Destination {
                 name: name.clone(),
                 ip: literal.map(|ip| ip.to_string()),

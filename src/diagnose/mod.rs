@@ -128,7 +128,7 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
         connections_unlisted,
         dns: pass.dns.lookups.iter().map(dns_lookup).collect(),
     };
-    // The connections and the DNS log are in the report now.
+    // What the report needed of the pass is in it now.
     drop(pass);
     listing::apply(&mut report, opts.listing);
     if let Some(key) = &opts.redact {
@@ -162,8 +162,8 @@ fn attempts_of(
         }
         let protocols = protocols.as_deref().unwrap_or(&nothing);
         if cx.proxies.contains(&conn.server) {
-            attempts.extend(attempts::proxy_attempts(&conn, protocols, 0, cx).into_iter().rev());
-        } else if let Some(a) = attempts::direct_attempt(&conn, protocols, 0, cx) {
+            attempts.extend(attempts::proxy_attempts(&conn, protocols, cx).into_iter().rev());
+        } else if let Some(a) = attempts::direct_attempt(&conn, protocols, cx) {
             attempts.push(a);
         }
     }
