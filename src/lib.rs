@@ -4,6 +4,7 @@
 //! The modules follow a packet: [`capture`] (files to frames) → [`decode`]
 //! (frames to IP/TCP/UDP views) → [`flow`] (TCP connections) → [`diagnose`]
 //! (attempts, outcomes, findings) → [`report`] (text, JSON, HTML, Markdown).
+//! [`pass`] runs the first three over a capture, on one thread or two;
 //! [`batch`] runs many captures at once.
 #![forbid(unsafe_code)]
 

@@ -1,13 +1,14 @@
 //! The packet pass: every frame read once, in two halves.
 //!
 //! The [`Front`] half turns frames into [`Step`]s: it reads the file, decodes
-//! the link and IP layers, folds duplicate copies, and parses the small UDP
-//! protocols (DNS, LLMNR, NBNS, DHCP) whole. The [`Back`] half applies the
-//! steps in frame order: TCP connections, reassembly, and the parsers of their
-//! streams. The two halves run one after the other on one thread, or on two
-//! threads joined by a queue of [`Batch`]es ([`packet_pass_pipelined`]); the
-//! back half sees the same steps in the same order either way, so both give
-//! the same [`PacketPass`].
+//! link, IP and transport headers, and folds duplicate copies. The [`Back`]
+//! half applies the steps in frame order: TCP connections, reassembly, the
+//! parsers of their streams, and the UDP name protocols (DNS, LLMNR, NBNS,
+//! DHCP). The halves run one after the other on one thread ([`packet_pass`]),
+//! or on two threads joined by a queue of [`Batch`]es
+//! ([`packet_pass_pipelined`]). A batch holds the read buffer its frames are in,
+//! so payloads cross threads without a copy. The back half sees the same steps
+//! in the same order either way, so both give the same [`PacketPass`].
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
