@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::sync::{mpsc, Arc};
 
 use crate::analyze::Options;
-use crate::capture::{CaptureInfo, CaptureReader, Frame, LinkType};
+use crate::capture::{CaptureInfo, CaptureReader, Frame, LinkType, INITIAL_BUFFER};
 use crate::decode::duplicate::{DuplicateFilter, PacketIds};
 use crate::decode::{Decoder, LinkSkip, Skip, TcpSegment, Transport, Unreachable};
 use crate::flow::{ConnectionTable, FrameRef, Origin, Readiness};
@@ -432,8 +432,13 @@ enum Held {
 pub struct Batch {
     /// Each step, with its payload's place (its own payload slice is left empty).
     steps: Vec<(Step<'static>, Held)>,
+    /// The read buffer the steps' frames are in, by address (see [`Batch::adopt`]).
+    buffer_at: usize,
+    /// That buffer, held so that the reader leaves it alone; none for a buffer
+    /// grown past [`INITIAL_BUFFER`] for a huge record, whose payloads are copied.
     buffer: Option<Arc<Vec<u8>>>,
-    /// Payloads that are not in the read buffer: datagrams rebuilt from fragments.
+    /// Payloads that are not in a buffer the batch holds: datagrams rebuilt from
+    /// fragments, and those of frames in a grown buffer.
     copied: Vec<u8>,
     /// Steps handed over at once ([`BATCH_STEPS`]; fewer in tests).
     max_steps: usize,
@@ -451,6 +456,7 @@ impl Batch {
     fn new(max_steps: usize) -> Self {
         Batch {
             steps: Vec::with_capacity(max_steps),
+            buffer_at: 0,
             buffer: None,
             copied: Vec::new(),
             max_steps,
@@ -463,7 +469,16 @@ impl Batch {
 
     /// Whether the steps of a frame in `buffer` can join this batch.
     fn holds(&self, buffer: &Arc<Vec<u8>>) -> bool {
-        self.buffer.as_ref().is_some_and(|b| Arc::ptr_eq(b, buffer))
+        self.buffer_at == Arc::as_ptr(buffer) as usize
+    }
+
+    /// Takes the steps of frames in `buffer` from now on. A buffer grown for a
+    /// huge record is not held: each batch in flight could hold one, which would
+    /// multiply the reader's memory. Their payloads are copied instead (an IP
+    /// datagram's, so usually far less than the record).
+    fn adopt(&mut self, buffer: &Arc<Vec<u8>>) {
+        self.buffer_at = Arc::as_ptr(buffer) as usize;
+        self.buffer = (buffer.len() <= INITIAL_BUFFER).then(|| Arc::clone(buffer));
     }
 
     /// Where `bytes` will be found again: in the read buffer when they are in it.
@@ -591,6 +606,7 @@ impl Batch {
         }
         self.copied.clear();
         self.buffer = None;
+        self.buffer_at = 0;
     }
 }
 
@@ -654,7 +670,7 @@ fn pipelined(mut reader: CaptureReader, opts: &Options, batch_steps: usize) -> P
                     if !batch.steps.is_empty() && !queue.hand_over(&mut batch) {
                         break;
                     }
-                    batch.buffer = Some(Arc::clone(buffer));
+                    batch.adopt(buffer);
                 }
                 if let Some(step) = front.step(&frame) {
                     batch.push(step);
@@ -720,6 +736,53 @@ mod tests {
                 let two = facts(&pipelined(open(name), &opts, steps));
                 assert!(one == two, "{name}, batches of {steps} steps: the passes differ");
             }
+        }
+    }
+
+    /// A record larger than the read buffer makes the reader grow one for it,
+    /// which batches do not hold: the payloads around it are copied instead,
+    /// and the pass is still the same.
+    #[test]
+    fn two_threads_around_a_huge_record() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/proxy-connect-ok.eth.pcap");
+        let file = std::fs::read(path).expect("bundled capture");
+        let (header, mut rest) = file.split_at(24);
+        let mut padded = header.to_vec();
+        let mut records = 0;
+        while rest.len() >= 16 {
+            let caplen = u32::from_le_bytes(rest[8..12].try_into().expect("4 bytes")) as usize;
+            let (record, tail) = rest.split_at(16 + caplen);
+            records += 1;
+            if records == 6 {
+                // Ethernet padding after the IP datagram, as a capture may keep it.
+                let grown = (caplen + 2 * INITIAL_BUFFER) as u32;
+                padded.extend_from_slice(&record[..8]);
+                padded.extend_from_slice(&grown.to_le_bytes());
+                padded.extend_from_slice(&grown.to_le_bytes());
+                padded.extend_from_slice(&record[16..]);
+                padded.resize(padded.len() + 2 * INITIAL_BUFFER, 0);
+            } else {
+                padded.extend_from_slice(record);
+            }
+            rest = tail;
+        }
+        assert!(records > 20, "{records} records");
+        let opts = Options::default();
+        let open =
+            || CaptureReader::from_reader(Box::new(std::io::Cursor::new(padded.clone())), opts.limits).expect("pcap");
+        let facts = |p: &PacketPass| {
+            format!(
+                "{:?}\n{:?}\n{:?}",
+                p.connections.connections, p.protocols, p.dns.lookups
+            )
+        };
+        let one = facts(&packet_pass(open(), &opts));
+        assert!(one.contains("msappproxy"), "the proxied names are read");
+        for steps in [1, 5, BATCH_STEPS] {
+            assert!(
+                one == facts(&pipelined(open(), &opts, steps)),
+                "batches of {steps} steps"
+            );
         }
     }
 

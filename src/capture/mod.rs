@@ -440,7 +440,8 @@ pub(crate) struct ByteStream {
     spare: Option<Vec<Arc<Vec<u8>>>>,
 }
 
-const INITIAL_BUFFER: usize = 1 << 20;
+/// The buffer's size, unless a record needs more.
+pub const INITIAL_BUFFER: usize = 1 << 20;
 /// Buffers kept for reuse with shared buffers; those still held elsewhere are freed by their last holder.
 const MAX_SPARE: usize = 8;
 
@@ -539,7 +540,9 @@ impl ByteStream {
         }
         buf[..tail].copy_from_slice(&self.buf[self.pos..self.end]);
         let left = std::mem::replace(&mut self.buf, next);
-        if spare.len() < MAX_SPARE {
+        // A buffer grown for a huge record is not kept: a crafted capture of such
+        // records would otherwise fill the spares with them.
+        if spare.len() < MAX_SPARE && left.len() <= INITIAL_BUFFER {
             spare.push(left);
         }
         self.pos = 0;
