@@ -107,6 +107,67 @@ pub enum Step<'a> {
     },
 }
 
+impl<'a> Step<'a> {
+    /// The bytes the back half reads of this step: a TCP segment's or a
+    /// datagram's payload (a local drop needs only its segment's header).
+    fn payload(&self) -> &'a [u8] {
+        match self {
+            Step::Tcp { segment, .. } => segment.payload,
+            Step::Datagram { payload, .. } => payload,
+            Step::LocalDrop { .. } | Step::Unreachable { .. } => &[],
+        }
+    }
+
+    /// The same step with `bytes` as its payload.
+    fn carrying(self, bytes: &[u8]) -> Step<'_> {
+        match self {
+            Step::Tcp {
+                at,
+                src,
+                dst,
+                segment,
+                origin,
+                dropped_on,
+            } => Step::Tcp {
+                at,
+                src,
+                dst,
+                segment: TcpSegment {
+                    payload: bytes,
+                    ..segment
+                },
+                origin,
+                dropped_on,
+            },
+            Step::LocalDrop {
+                at,
+                src,
+                dst,
+                segment,
+                interface,
+            } => Step::LocalDrop {
+                at,
+                src,
+                dst,
+                segment: TcpSegment {
+                    payload: bytes,
+                    ..segment
+                },
+                interface,
+            },
+            Step::Unreachable { at, from, message } => Step::Unreachable { at, from, message },
+            Step::Datagram {
+                at, src_port, dst_port, ..
+            } => Step::Datagram {
+                at,
+                src_port,
+                dst_port,
+                payload: bytes,
+            },
+        }
+    }
+}
+
 /// The front half: frames to steps.
 #[derive(Default)]
 pub struct Front {
@@ -498,111 +559,21 @@ impl Batch {
     }
 
     fn push(&mut self, step: Step<'_>) {
-        let stored = match step {
-            Step::Tcp {
-                at,
-                src,
-                dst,
-                segment,
-                origin,
-                dropped_on,
-            } => {
-                let held = self.hold(segment.payload);
-                let step = Step::Tcp {
-                    at,
-                    src,
-                    dst,
-                    segment: TcpSegment {
-                        payload: &[],
-                        ..segment
-                    },
-                    origin,
-                    dropped_on,
-                };
-                (step, held)
-            }
-            // Only the segment's header matters to a local drop.
-            Step::LocalDrop {
-                at,
-                src,
-                dst,
-                segment,
-                interface,
-            } => (
-                Step::LocalDrop {
-                    at,
-                    src,
-                    dst,
-                    segment: TcpSegment {
-                        payload: &[],
-                        ..segment
-                    },
-                    interface,
-                },
-                Held::Nothing,
-            ),
-            Step::Unreachable { at, from, message } => (Step::Unreachable { at, from, message }, Held::Nothing),
-            Step::Datagram {
-                at,
-                src_port,
-                dst_port,
-                payload,
-            } => {
-                let held = self.hold(payload);
-                let step = Step::Datagram {
-                    at,
-                    src_port,
-                    dst_port,
-                    payload: &[],
-                };
-                (step, held)
-            }
-        };
-        self.steps.push(stored);
+        let held = self.hold(step.payload());
+        self.steps.push((step.carrying(&[]), held));
     }
 
     /// Hands every step to the back half, in order, and empties the batch for
     /// reuse (letting go of its read buffer).
     fn apply_to(&mut self, back: &mut Back) {
         let buffer: &[u8] = self.buffer.as_deref().map_or(&[], Vec::as_slice);
-        let copied = &self.copied;
-        let bytes = |held: Held| -> &[u8] {
-            match held {
+        for (step, held) in self.steps.drain(..) {
+            let bytes = match held {
                 Held::Nothing => &[],
                 Held::InBuffer(range) => &buffer[range],
-                Held::Copied(range) => &copied[range],
-            }
-        };
-        for (step, held) in self.steps.drain(..) {
-            match step {
-                Step::Tcp {
-                    at,
-                    src,
-                    dst,
-                    segment,
-                    origin,
-                    dropped_on,
-                } => back.apply(Step::Tcp {
-                    at,
-                    src,
-                    dst,
-                    segment: TcpSegment {
-                        payload: bytes(held),
-                        ..segment
-                    },
-                    origin,
-                    dropped_on,
-                }),
-                Step::Datagram {
-                    at, src_port, dst_port, ..
-                } => back.apply(Step::Datagram {
-                    at,
-                    src_port,
-                    dst_port,
-                    payload: bytes(held),
-                }),
-                other => back.apply(other),
-            }
+                Held::Copied(range) => &self.copied[range],
+            };
+            back.apply(step.carrying(bytes));
         }
         self.copied.clear();
         self.buffer = None;
