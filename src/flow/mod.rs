@@ -16,6 +16,7 @@ use crate::capture::Direction;
 use crate::decode::{TcpSegment, Unreachable};
 use reassembly::{Insert, Stream};
 use seq::SeqNumber;
+use smallvec::SmallVec;
 
 /// Which end of a connection sent a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +76,8 @@ pub struct Connection {
     pub first: FrameRef,
     pub last_ts: i64,
     /// The client's SYNs: the first, then retransmissions (capped at [`MAX_SYN_FRAMES`]).
-    pub syns: Vec<FrameRef>,
+    /// Most connections send one, which is kept inline: no allocation per connection.
+    pub syns: SmallVec<[FrameRef; 1]>,
     pub syn_retransmits: u32,
     pub syn_ack: Option<FrameRef>,
     /// The SYN that the SYN-ACK most likely answered (the last one before it).
@@ -382,7 +384,7 @@ impl ConnectionTable {
             isn: None,
             first: frame,
             last_ts: frame.ts,
-            syns: Vec::new(),
+            syns: SmallVec::new(),
             syn_retransmits: 0,
             syn_ack: None,
             answered_syn: None,
