@@ -184,35 +184,27 @@ pub fn analyze_all(
     jobs: Option<usize>,
     done: &(dyn Fn(&Input) + Sync),
 ) -> io::Result<Vec<CaptureReport>> {
-    let one = |input: &Input| {
+    let one = |input: &Input, opts: &Options| {
         let report = analyze::analyze_path(&input.path, &input.shown, opts);
         done(input);
         report
     };
     if jobs == Some(1) || inputs.len() <= 1 {
-        return Ok(inputs.iter().map(one).collect());
+        return Ok(inputs.iter().map(|input| one(input, opts)).collect());
     }
     // Captures side by side already keep the cores busy: one thread each, unless asked.
-    let one_thread_each;
-    let opts = if opts.pipeline == Pipeline::Auto {
-        one_thread_each = Options {
-            pipeline: Pipeline::Off,
-            ..opts.clone()
-        };
-        &one_thread_each
-    } else {
-        opts
-    };
-    let one = |input: &Input| {
-        let report = analyze::analyze_path(&input.path, &input.shown, opts);
-        done(input);
-        report
+    let side_by_side = Options {
+        pipeline: match opts.pipeline {
+            Pipeline::Auto => Pipeline::Off,
+            chosen => chosen,
+        },
+        ..opts.clone()
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0))
         .build()
         .map_err(|e| io::Error::other(e.to_string()))?;
-    Ok(pool.install(|| inputs.par_iter().map(one).collect()))
+    Ok(pool.install(|| inputs.par_iter().map(|input| one(input, &side_by_side)).collect()))
 }
 
 /// The stem of each capture's report files (`<stem>.html`, ...), in input order:

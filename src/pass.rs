@@ -50,13 +50,11 @@ pub struct PacketPass {
 impl PacketPass {
     /// Each connection with what it carried.
     pub fn carried(&self) -> impl Iterator<Item = (&crate::flow::Connection, &Protocols)> {
-        static NOTHING: std::sync::LazyLock<Protocols> = std::sync::LazyLock::new(Protocols::default);
-        let nothing: &Protocols = &NOTHING;
         self.connections
             .connections
             .iter()
             .zip(&self.protocols)
-            .map(move |(c, p)| (c, p.as_deref().unwrap_or(nothing)))
+            .map(|(c, p)| (c, p.as_deref().unwrap_or(Protocols::nothing())))
     }
 }
 
@@ -97,14 +95,42 @@ pub enum Step<'a> {
         from: IpAddr,
         message: Unreachable,
     },
-    /// A UDP datagram of a name or address protocol: DNS, LLMNR, NBNS, DHCP.
-    /// Parsed in the back half, which has less to do per frame.
+    /// A UDP datagram of a name or address protocol, parsed in the back half,
+    /// which has less to do per frame.
     Datagram {
         at: FrameRef,
-        src_port: u16,
-        dst_port: u16,
+        protocol: Lookup,
         payload: &'a [u8],
     },
+}
+
+/// The UDP protocols that name hosts or hand out a proxy, by port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Dns,
+    Llmnr,
+    /// NetBIOS name service, read as DNS so one log holds every kind of lookup.
+    Nbns,
+    /// DHCP, for its WPAD option (252).
+    Dhcp,
+}
+
+impl Lookup {
+    /// What a datagram between these ports carries, if it is one of these.
+    fn of(src_port: u16, dst_port: u16) -> Option<Lookup> {
+        let either = |port| src_port == port || dst_port == port;
+        if either(wpad::NBNS_PORT) {
+            Some(Lookup::Nbns)
+        } else if [wpad::DHCP_SERVER_PORT, wpad::DHCP_CLIENT_PORT].contains(&dst_port) {
+            Some(Lookup::Dhcp)
+        } else if either(dns::LLMNR_PORT) {
+            Some(Lookup::Llmnr)
+        } else if either(dns::DNS_PORT) {
+            Some(Lookup::Dns)
+        } else {
+            None
+        }
+    }
 }
 
 impl<'a> Step<'a> {
@@ -156,12 +182,9 @@ impl<'a> Step<'a> {
                 interface,
             },
             Step::Unreachable { at, from, message } => Step::Unreachable { at, from, message },
-            Step::Datagram {
-                at, src_port, dst_port, ..
-            } => Step::Datagram {
+            Step::Datagram { at, protocol, .. } => Step::Datagram {
                 at,
-                src_port,
-                dst_port,
+                protocol,
                 payload: bytes,
             },
         }
@@ -274,15 +297,11 @@ impl Front {
                 from: packet.src,
                 message,
             }),
-            Transport::Udp(udp) if is_lookup_port(udp.src_port) || is_lookup_port(udp.dst_port) => {
-                Some(Step::Datagram {
-                    at,
-                    src_port: udp.src_port,
-                    dst_port: udp.dst_port,
-                    payload: udp.payload,
-                })
-            }
-            Transport::Udp(_) => None,
+            Transport::Udp(udp) => Lookup::of(udp.src_port, udp.dst_port).map(|protocol| Step::Datagram {
+                at,
+                protocol,
+                payload: udp.payload,
+            }),
             Transport::Other(_) => None,
         }
     }
@@ -353,45 +372,37 @@ impl Back {
                 interface,
             } => self.connections.on_local_drop(at, src, dst, &segment, interface),
             Step::Unreachable { at, from, message } => self.connections.on_unreachable(at, from, message),
-            Step::Datagram {
-                at,
-                src_port,
-                dst_port,
-                payload,
-            } => self.on_datagram(at, src_port, dst_port, payload),
+            Step::Datagram { at, protocol, payload } => self.on_datagram(at, protocol, payload),
         }
     }
 
-    fn on_datagram(&mut self, at: FrameRef, src_port: u16, dst_port: u16, payload: &[u8]) {
-        if src_port == wpad::NBNS_PORT || dst_port == wpad::NBNS_PORT {
-            if let Some(m) = wpad::parse_nbns(payload) {
-                // As a DNS message, so one log holds every kind of name lookup.
-                let message = DnsMessage {
-                    id: 0,
-                    response: m.response,
-                    rcode: m.rcode,
-                    question: Some(m.name),
-                    addresses: m.address.into_iter().collect(),
-                    cnames: Vec::new(),
-                };
-                self.dns_log.record(&message, at.ts, at.number, "nbns");
-            }
-        } else if [wpad::DHCP_SERVER_PORT, wpad::DHCP_CLIENT_PORT].contains(&dst_port) {
-            if let Some(url) = wpad::dhcp_wpad_url(payload) {
-                if self.dhcp_wpad.len() < MAX_DHCP_WPAD {
-                    self.dhcp_wpad.push((url, at.number));
+    fn on_datagram(&mut self, at: FrameRef, protocol: Lookup, payload: &[u8]) {
+        let message = match protocol {
+            Lookup::Dhcp => {
+                if let Some(url) = wpad::dhcp_wpad_url(payload) {
+                    if self.dhcp_wpad.len() < MAX_DHCP_WPAD {
+                        self.dhcp_wpad.push((url, at.number));
+                    }
                 }
-            }
-        } else {
-            let dns_ports = [dns::DNS_PORT, dns::LLMNR_PORT];
-            if !(dns_ports.contains(&src_port) || dns_ports.contains(&dst_port)) {
                 return;
             }
-            if let Some(message) = dns::parse(payload) {
-                let llmnr = src_port == dns::LLMNR_PORT || dst_port == dns::LLMNR_PORT;
-                let protocol = if llmnr { "llmnr" } else { "dns" };
-                self.dns_log.record(&message, at.ts, at.number, protocol);
-            }
+            Lookup::Nbns => wpad::parse_nbns(payload).map(|m| DnsMessage {
+                id: 0,
+                response: m.response,
+                rcode: m.rcode,
+                question: Some(m.name),
+                addresses: m.address.into_iter().collect(),
+                cnames: Vec::new(),
+            }),
+            Lookup::Dns | Lookup::Llmnr => dns::parse(payload),
+        };
+        if let Some(message) = message {
+            let name = match protocol {
+                Lookup::Nbns => "nbns",
+                Lookup::Llmnr => "llmnr",
+                _ => "dns",
+            };
+            self.dns_log.record(&message, at.ts, at.number, name);
         }
     }
 
@@ -446,15 +457,6 @@ impl Back {
             fragments_abandoned: front.fragments_abandoned,
         }
     }
-}
-
-/// The UDP ports whose datagrams the back half parses (a datagram goes there
-/// when either of its ports is one of them).
-fn is_lookup_port(port: u16) -> bool {
-    matches!(
-        port,
-        dns::DNS_PORT | dns::LLMNR_PORT | wpad::NBNS_PORT | wpad::DHCP_SERVER_PORT | wpad::DHCP_CLIENT_PORT
-    )
 }
 
 /// `PID=1234 TID=5678`, as netsh/etl2pcapng write in packet comments.

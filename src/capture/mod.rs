@@ -434,7 +434,8 @@ pub(crate) struct ByteStream {
     end: usize,
     consumed: u64,
     eof: bool,
-    /// Start of the last record handed out, which must stay in place until the next call.
+    /// A read error after the first bytes: the stream ends there, and the error
+    /// becomes the capture's warning.
     pub(crate) read_error: Option<io::Error>,
     /// With shared buffers: the buffers left behind, to be reused once nobody else holds them.
     spare: Option<Vec<Arc<Vec<u8>>>>,

@@ -149,7 +149,6 @@ fn attempts_of(
 ) -> Vec<Attempt> {
     const SHRINK_EVERY: usize = 4096;
     debug_assert_eq!(conns.len(), carried.len(), "one parse result per connection");
-    let nothing = Protocols::default();
     let mut attempts: Vec<Attempt> = Vec::new();
     while let Some(conn) = conns.pop() {
         let protocols = carried.pop().flatten();
@@ -160,7 +159,7 @@ fn attempts_of(
         if host.is_some_and(|host| conn.client.ip() != host) {
             continue;
         }
-        let protocols = protocols.as_deref().unwrap_or(&nothing);
+        let protocols = protocols.as_deref().unwrap_or(Protocols::nothing());
         if cx.proxies.contains(&conn.server) {
             attempts.extend(attempts::proxy_attempts(&conn, protocols, cx).into_iter().rev());
         } else if let Some(a) = attempts::direct_attempt(&conn, protocols, cx) {

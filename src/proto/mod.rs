@@ -29,6 +29,15 @@ pub struct Protocols {
     pub server_data_after_tunnel: bool,
 }
 
+impl Protocols {
+    /// The result of a connection that carried no payload, which keeps none of
+    /// its own (see [`crate::pass::PacketPass::protocols`]).
+    pub fn nothing() -> &'static Protocols {
+        static NOTHING: std::sync::LazyLock<Protocols> = std::sync::LazyLock::new(Protocols::default);
+        &NOTHING
+    }
+}
+
 /// Largest PAC file read for proxy directives.
 const MAX_PAC: usize = 64 * 1024;
 
