@@ -5,6 +5,7 @@
 //! connection to the proxy that carried no request is one attempt with no
 //! destination (REPORT-SCHEMA.md, "What an attempt is").
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
@@ -34,6 +35,35 @@ pub(super) struct Context<'a> {
     pub capture_end: i64,
     /// The capture's interfaces (pktmon components), to name where a drop happened.
     pub interfaces: &'a [crate::capture::Interface],
+    pub rows: RowMemo,
+}
+
+/// The table row of each name already looked up, per port. A capture's attempts
+/// go to few names, and a table lookup compares the name with every row.
+/// Lookups with a URL path are not kept (plain HTTP, a few per capture).
+#[derive(Default)]
+pub(super) struct RowMemo(RefCell<HashMap<u16, HashMap<String, Option<RequiredRef>>>>);
+
+impl RowMemo {
+    /// Names remembered per port: a scan of made-up names must not grow it without end.
+    const MAX_NAMES: usize = 4096;
+
+    fn required_ref(&self, table: &Table, name: Option<&str>, port: u16, path: Option<&str>) -> Option<RequiredRef> {
+        let name = name?;
+        if path.is_some() {
+            return required_ref(table, name, port, path);
+        }
+        let mut memo = self.0.borrow_mut();
+        let names = memo.entry(port).or_default();
+        if let Some(known) = names.get(name) {
+            return known.clone();
+        }
+        let found = required_ref(table, name, port, None);
+        if names.len() < Self::MAX_NAMES {
+            names.insert(name.to_string(), found.clone());
+        }
+        found
+    }
 }
 
 /// TLS facts of an attempt, and what they add to its outcome.
@@ -101,8 +131,8 @@ pub fn host_port(addr: SocketAddr) -> String {
     text::socket(addr)
 }
 
-fn required_ref(table: &Table, name: Option<&str>, port: u16, path: Option<&str>) -> Option<RequiredRef> {
-    let row = table.lookup(name?, port, path)?;
+fn required_ref(table: &Table, name: &str, port: u16, path: Option<&str>) -> Option<RequiredRef> {
+    let row = table.lookup(name, port, path)?;
     Some(RequiredRef {
         pattern: row.pattern.clone(),
         port: row.port,
@@ -182,7 +212,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
         .map(|n| (n, NameSource::Sni))
         .or_else(|| http_host.map(|h| (h, NameSource::HttpHost)))
         .or_else(|| cx.names.name_of(conn.server.ip(), conn.first.ts));
-    let required = required_ref(
+    let required = cx.rows.required_ref(
         cx.table,
         name.as_ref().map(|(n, _)| n.as_str()),
         conn.server.port(),
@@ -297,7 +327,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             };
             let literal: Option<IpAddr> = host.as_deref().and_then(|h| h.parse().ok());
             let name = host.filter(|_| literal.is_none());
-            let required = required_ref(cx.table, name.as_deref(), port, path.as_deref());
+            let required = cx.rows.required_ref(cx.table, name.as_deref(), port, path.as_deref());
             let tunnel = i == last && protocols.http.tunnel.is_some();
             let view = if tunnel {
                 TlsView::of(protocols)

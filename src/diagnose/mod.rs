@@ -19,7 +19,7 @@ use crate::proto::http::Target;
 use crate::proto::Protocols;
 use crate::report::model::*;
 pub use attempts::{connection_filter, host_port, ip_field, syn_filter, ANSWER_GRACE_NANOS};
-use attempts::{Context, NameBook};
+use attempts::{Context, NameBook, RowMemo};
 
 /// Whether the capture asks for US Government cloud names (DNS, SNI, CONNECT).
 fn uses_usgov(pass: &PacketPass) -> bool {
@@ -76,6 +76,7 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
             None => pass.info.capture_end().unwrap_or(0),
         },
         interfaces: &pass.info.interfaces,
+        rows: RowMemo::default(),
     };
     let mut capture = capture_facts(&pass);
     for hit in flow_limits_hit(&pass, opts) {
