@@ -623,6 +623,13 @@ pub(crate) fn ticks_to_nanos(ticks: u64, units_per_sec: u64, offset_secs: i64, i
             return nanos;
         }
     }
+    ticks_to_nanos_slow(ticks, units_per_sec, offset_secs, info)
+}
+
+/// [`ticks_to_nanos`] for other units, offsets, and values that overflow.
+#[cold]
+#[inline(never)]
+fn ticks_to_nanos_slow(ticks: u64, units_per_sec: u64, offset_secs: i64, info: &mut CaptureInfo) -> i64 {
     let units = u128::from(units_per_sec.max(1));
     let nanos = i128::try_from(u128::from(ticks) * 1_000_000_000 / units).unwrap_or(i128::MAX)
         + i128::from(offset_secs) * 1_000_000_000;
@@ -865,6 +872,79 @@ mod pcapng_tests {
                 .map(|i| i.name.clone().unwrap_or_default())
                 .collect();
             assert_eq!(names, ["nic0", "eth1", "nic9"]);
+        }
+    }
+
+    /// Record `i` of [`many_records`]: a length from 1 to 3,001 bytes that does not
+    /// divide the buffer, and bytes that say which record and offset they are.
+    fn record_bytes(i: u32) -> Vec<u8> {
+        let len = 1 + (i.wrapping_mul(2_654_435_761) >> 20) % 3001;
+        (0..len).map(|k| (i.wrapping_mul(31).wrapping_add(k)) as u8).collect()
+    }
+
+    /// Enough records for several buffers: records straddle every refill.
+    const MANY: u32 = 5_000;
+
+    /// A source that hands out at most 7,919 bytes per read, so the buffer is
+    /// filled in uneven steps as a pipe or a decompressor would.
+    struct Trickle(std::io::Cursor<Vec<u8>>);
+
+    impl std::io::Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(7_919);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    /// Every frame's bytes and time as written, in pcap and pcapng, with and
+    /// without shared buffers: where a record starts in the buffer must be
+    /// taken after the bytes were moved for it.
+    #[test]
+    fn records_straddling_refills_keep_their_bytes() {
+        let mut pcap = Vec::new();
+        pcap.extend(0xa1b2_c3d4u32.to_le_bytes());
+        pcap.extend(2u16.to_le_bytes());
+        pcap.extend(4u16.to_le_bytes());
+        pcap.extend([0u8; 8]);
+        pcap.extend(65_535u32.to_le_bytes());
+        pcap.extend(101u32.to_le_bytes());
+        let mut ng = Writer {
+            be: false,
+            out: Vec::new(),
+        };
+        ng.shb("capdoc test");
+        ng.idb(101, "nic0", 6, 0);
+        for i in 0..MANY {
+            let data = record_bytes(i);
+            let len = data.len() as u32;
+            for field in [1_000 + i, i, len, len] {
+                pcap.extend(field.to_le_bytes());
+            }
+            pcap.extend(&data);
+            ng.epb(0, u64::from(1_000 + i) * 1_000_000 + u64::from(i), &data, len, &[]);
+        }
+        assert!(pcap.len() > 3 * INITIAL_BUFFER, "several buffers: {}", pcap.len());
+        for (format, bytes) in [("pcap", pcap), ("pcapng", ng.out)] {
+            for shared in [false, true] {
+                let source = Box::new(Trickle(std::io::Cursor::new(bytes.clone())));
+                let mut r = CaptureReader::from_reader(source, Limits::default()).expect("opens");
+                if shared {
+                    r.share_buffers();
+                }
+                let mut i = 0;
+                while let Some(frame) = r.next_frame() {
+                    let at = format!("{format}, shared buffers {shared}, record {i}");
+                    assert_eq!(frame.data, record_bytes(i).as_slice(), "{at}");
+                    assert_eq!(
+                        frame.ts_nanos,
+                        i64::from(1_000 + i) * 1_000_000_000 + i64::from(i) * 1_000,
+                        "{at}"
+                    );
+                    i += 1;
+                }
+                assert_eq!(i, MANY, "{format}, shared buffers {shared}");
+                assert!(r.info.warnings.is_empty(), "{:?}", r.info.warnings);
+            }
         }
     }
 

@@ -55,33 +55,22 @@ pub(crate) fn next_record(state: &mut State, stream: &mut ByteStream, info: &mut
         RECORD_HEADER_LEN
     };
     let record_offset = stream.offset();
-    let have = match stream.fill(header_len) {
-        Ok(bytes) => bytes.len(),
+    let head = match stream.fill(header_len) {
+        Ok(head) => head,
         Err(e) => {
             info.warn(format!("read error at offset {record_offset}: {e}"));
             return Step::End;
         }
     };
-    if have == 0 {
-        if let Some(e) = stream.read_error.take() {
-            info.warn(format!(
-                "read error at offset {record_offset}: {e}; results are up to that point"
-            ));
-        }
-        return Step::End;
+    if head.len() < header_len {
+        let have = head.len();
+        return end_of_records(stream, info, record_offset, header_len, have, Part::Header);
     }
-    if have < header_len {
-        let warning = stream.end_warning(header_len, have, "record header");
-        info.cut_at = Some(record_offset);
-        info.warn(warning);
-        return Step::End;
-    }
-    let head = &stream.fill(header_len).unwrap_or_default()[..header_len];
-    let caplen_bytes = [head[8], head[9], head[10], head[11]];
+    let caplen = [head[8], head[9], head[10], head[11]];
     let caplen = if state.big_endian {
-        u32::from_be_bytes(caplen_bytes)
+        u32::from_be_bytes(caplen)
     } else {
-        u32::from_le_bytes(caplen_bytes)
+        u32::from_le_bytes(caplen)
     } as usize;
     if caplen > limits.max_record {
         info.warn(format!(
@@ -92,13 +81,11 @@ pub(crate) fn next_record(state: &mut State, stream: &mut ByteStream, info: &mut
         return Step::End;
     }
     let total = header_len + caplen;
-    let available = stream.fill(total).map(|b| b.len()).unwrap_or(0);
+    let available = stream.fill(total).map_or(0, <[u8]>::len);
     if available < total {
-        let warning = stream.end_warning(total, available, "packet record");
-        info.cut_at = Some(record_offset);
-        info.warn(warning);
-        return Step::End;
+        return end_of_records(stream, info, record_offset, total, available, Part::Record);
     }
+    // After the fill, which may have moved the bytes.
     let base = stream.position();
     let bytes = &stream.fill(total).unwrap_or_default()[..total];
     let parsed = if state.modified {
@@ -134,4 +121,40 @@ pub(crate) fn next_record(state: &mut State, stream: &mut ByteStream, info: &mut
     };
     stream.consume(total);
     Step::Frame(Some(record))
+}
+
+/// Where the input ended.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Header,
+    Record,
+}
+
+/// The input ends before `needed` bytes of a record at `record_offset`: the
+/// normal end when it ends between records, else a cut (or a read error) to report.
+#[cold]
+fn end_of_records(
+    stream: &mut ByteStream,
+    info: &mut CaptureInfo,
+    record_offset: u64,
+    needed: usize,
+    available: usize,
+    part: Part,
+) -> Step {
+    let what = match part {
+        Part::Header => "record header",
+        Part::Record => "packet record",
+    };
+    if available == 0 && part == Part::Header {
+        if let Some(e) = stream.read_error.take() {
+            info.warn(format!(
+                "read error at offset {record_offset}: {e}; results are up to that point"
+            ));
+        }
+        return Step::End;
+    }
+    let warning = stream.end_warning(needed, available, what);
+    info.cut_at = Some(record_offset);
+    info.warn(warning);
+    Step::End
 }
