@@ -1,10 +1,11 @@
 //! The packet pass: every frame read once, in two halves.
 //!
 //! The [`Front`] half turns frames into [`Step`]s: it reads the file, decodes
-//! link, IP and transport headers, and folds duplicate copies. The [`Back`]
-//! half applies the steps in frame order: TCP connections, reassembly, the
-//! parsers of their streams, and the UDP name protocols (DNS, LLMNR, NBNS,
-//! DHCP). The halves run one after the other on one thread ([`packet_pass`]),
+//! link, IP and transport headers, folds copies of one packet by packet id,
+//! and fingerprints each packet. The [`Back`] half applies the steps in frame
+//! order: it folds capture duplicates by fingerprint, then TCP connections,
+//! reassembly, the parsers of their streams, and the UDP name protocols (DNS,
+//! LLMNR, NBNS, DHCP). The halves run one after the other on one thread ([`packet_pass`]),
 //! or on two threads joined by a queue of [`Batch`]es
 //! ([`packet_pass_pipelined`]). A batch holds the read buffer its frames are in,
 //! so payloads cross threads without a copy. The back half sees the same steps
@@ -17,7 +18,7 @@ use std::sync::{mpsc, Arc};
 
 use crate::analyze::Options;
 use crate::capture::{CaptureInfo, CaptureReader, Frame, LinkType, INITIAL_BUFFER};
-use crate::decode::duplicate::{DuplicateFilter, PacketIds};
+use crate::decode::duplicate::{DuplicateFilter, Fingerprint, PacketIds};
 use crate::decode::{Decoder, LinkSkip, Skip, TcpSegment, Transport, Unreachable};
 use crate::flow::{ConnectionTable, FrameRef, Origin, Readiness};
 use crate::proto::dns::{self, DnsLog, DnsMessage};
@@ -69,11 +70,13 @@ pub struct WindowsFacts {
     pub dropped_frames: u64,
 }
 
-/// What one frame asks of the back half.
+/// What one frame asks of the back half. A step with a `fingerprint` is the
+/// packet's first appearance by packet id; the back half first checks that it
+/// is not a capture duplicate, and counts it only then.
 #[derive(Debug)]
 pub enum Step<'a> {
-    /// A counted TCP segment; `dropped_on` is the interface that dropped it
-    /// inside the capturing host, if one did.
+    /// A TCP segment; `dropped_on` is the interface that dropped it inside the
+    /// capturing host, if one did.
     Tcp {
         at: FrameRef,
         src: IpAddr,
@@ -81,8 +84,10 @@ pub enum Step<'a> {
         segment: TcpSegment<'a>,
         origin: Origin,
         dropped_on: Option<usize>,
+        fingerprint: Fingerprint,
     },
-    /// A later copy of a TCP segment, with a drop verdict: the packet never left the host.
+    /// A later appearance of a TCP segment (same packet id), with a drop
+    /// verdict: the packet never left the host.
     LocalDrop {
         at: FrameRef,
         src: IpAddr,
@@ -94,6 +99,7 @@ pub enum Step<'a> {
         at: FrameRef,
         from: IpAddr,
         message: Unreachable,
+        fingerprint: Fingerprint,
     },
     /// A UDP datagram of a name or address protocol, parsed in the back half,
     /// which has less to do per frame.
@@ -101,7 +107,10 @@ pub enum Step<'a> {
         at: FrameRef,
         protocol: Lookup,
         payload: &'a [u8],
+        fingerprint: Fingerprint,
     },
+    /// Any other packet: only remembered, so that its copies are folded too.
+    Other { ts: i64, fingerprint: Fingerprint },
 }
 
 /// The UDP protocols that name hosts or hand out a proxy, by port.
@@ -140,7 +149,7 @@ impl<'a> Step<'a> {
         match self {
             Step::Tcp { segment, .. } => segment.payload,
             Step::Datagram { payload, .. } => payload,
-            Step::LocalDrop { .. } | Step::Unreachable { .. } => &[],
+            Step::LocalDrop { .. } | Step::Unreachable { .. } | Step::Other { .. } => &[],
         }
     }
 
@@ -154,6 +163,7 @@ impl<'a> Step<'a> {
                 segment,
                 origin,
                 dropped_on,
+                fingerprint,
             } => Step::Tcp {
                 at,
                 src,
@@ -164,6 +174,7 @@ impl<'a> Step<'a> {
                 },
                 origin,
                 dropped_on,
+                fingerprint,
             },
             Step::LocalDrop {
                 at,
@@ -181,12 +192,29 @@ impl<'a> Step<'a> {
                 },
                 interface,
             },
-            Step::Unreachable { at, from, message } => Step::Unreachable { at, from, message },
-            Step::Datagram { at, protocol, .. } => Step::Datagram {
+            Step::Unreachable {
+                at,
+                from,
+                message,
+                fingerprint,
+            } => Step::Unreachable {
+                at,
+                from,
+                message,
+                fingerprint,
+            },
+            Step::Datagram {
+                at,
+                protocol,
+                fingerprint,
+                ..
+            } => Step::Datagram {
                 at,
                 protocol,
                 payload: bytes,
+                fingerprint,
             },
+            Step::Other { ts, fingerprint } => Step::Other { ts, fingerprint },
         }
     }
 }
@@ -195,7 +223,6 @@ impl<'a> Step<'a> {
 #[derive(Default)]
 pub struct Front {
     decoder: Decoder,
-    duplicates: DuplicateFilter,
     packet_ids: PacketIds,
     windows: WindowsFacts,
     unsupported_links: BTreeMap<LinkType, u64>,
@@ -205,7 +232,6 @@ pub struct Front {
 
 /// What the front half counted, for the [`PacketPass`].
 struct FrontFacts {
-    duplicates_folded: u64,
     windows: WindowsFacts,
     unsupported_links: BTreeMap<LinkType, u64>,
     too_many_vlan_tags: u64,
@@ -256,16 +282,15 @@ impl Front {
             }
             Err(_) => {
                 // Not IP (ARP, ...): still fold identical copies, so unique_packets is right.
-                if first {
-                    self.duplicates.is_copy(frame.data, frame.ts_nanos);
-                }
-                return None;
+                return first.then(|| Step::Other {
+                    ts: frame.ts_nanos,
+                    fingerprint: Fingerprint::of(frame.data),
+                });
             }
         };
-        let counted = first && !self.duplicates.is_copy(packet.ip, frame.ts_nanos);
-        if !counted {
+        if !first {
             // A drop inside the capturing host (pktmon via etl2pcapng) is recorded on a
-            // later copy of the packet: the packet never left the host.
+            // later appearance of the packet: the packet never left the host.
             return match (frame.meta.dropped, packet.transport) {
                 (true, Transport::Tcp(segment)) => Some(Step::LocalDrop {
                     at,
@@ -277,8 +302,9 @@ impl Front {
                 _ => None,
             };
         }
-        match packet.transport {
-            Transport::Tcp(segment) => Some(Step::Tcp {
+        let fingerprint = Fingerprint::of(packet.ip);
+        Some(match packet.transport {
+            Transport::Tcp(segment) => Step::Tcp {
                 at,
                 src: packet.src,
                 dst: packet.dst,
@@ -291,24 +317,29 @@ impl Front {
                         .or_else(|| frame.comment.and_then(pid_from_comment)),
                 },
                 dropped_on: frame.meta.dropped.then_some(frame.interface),
-            }),
-            Transport::Unreachable(message) => Some(Step::Unreachable {
+                fingerprint,
+            },
+            Transport::Unreachable(message) => Step::Unreachable {
                 at,
                 from: packet.src,
                 message,
-            }),
-            Transport::Udp(udp) => Lookup::of(udp.src_port, udp.dst_port).map(|protocol| Step::Datagram {
-                at,
-                protocol,
-                payload: udp.payload,
-            }),
-            Transport::Other(_) => None,
-        }
+                fingerprint,
+            },
+            Transport::Udp(udp) => match Lookup::of(udp.src_port, udp.dst_port) {
+                Some(protocol) => Step::Datagram {
+                    at,
+                    protocol,
+                    payload: udp.payload,
+                    fingerprint,
+                },
+                None => Step::Other { ts: at.ts, fingerprint },
+            },
+            Transport::Other(_) => Step::Other { ts: at.ts, fingerprint },
+        })
     }
 
     fn finish(self) -> FrontFacts {
         FrontFacts {
-            duplicates_folded: self.duplicates.folded + self.packet_ids.folded,
             windows: WindowsFacts {
                 copies_folded: self.packet_ids.folded,
                 ..self.windows
@@ -322,6 +353,7 @@ impl Front {
 
 /// The back half: steps to connections, parse results and the DNS log.
 pub struct Back {
+    duplicates: DuplicateFilter,
     connections: ConnectionTable,
     protocols: Vec<Option<Box<Protocols>>>,
     dns_log: DnsLog,
@@ -334,6 +366,7 @@ const MAX_DHCP_WPAD: usize = 16;
 impl Back {
     pub fn new(opts: &Options) -> Self {
         Back {
+            duplicates: DuplicateFilter::default(),
             connections: ConnectionTable::new(opts.flow_limits),
             protocols: Vec::new(),
             dns_log: DnsLog::default(),
@@ -350,7 +383,16 @@ impl Back {
                 segment,
                 origin,
                 dropped_on,
+                fingerprint,
             } => {
+                if self.duplicates.is_copy(fingerprint, at.ts) {
+                    // As for a later appearance by packet id: a drop verdict on a
+                    // copy means the packet never left the host.
+                    if let Some(interface) = dropped_on {
+                        self.connections.on_local_drop(at, src, dst, &segment, interface);
+                    }
+                    return;
+                }
                 self.connections.on_segment(at, src, dst, &segment, origin);
                 if let Some(interface) = dropped_on {
                     self.connections.on_local_drop(at, src, dst, &segment, interface);
@@ -371,8 +413,29 @@ impl Back {
                 segment,
                 interface,
             } => self.connections.on_local_drop(at, src, dst, &segment, interface),
-            Step::Unreachable { at, from, message } => self.connections.on_unreachable(at, from, message),
-            Step::Datagram { at, protocol, payload } => self.on_datagram(at, protocol, payload),
+            Step::Unreachable {
+                at,
+                from,
+                message,
+                fingerprint,
+            } => {
+                if !self.duplicates.is_copy(fingerprint, at.ts) {
+                    self.connections.on_unreachable(at, from, message);
+                }
+            }
+            Step::Datagram {
+                at,
+                protocol,
+                payload,
+                fingerprint,
+            } => {
+                if !self.duplicates.is_copy(fingerprint, at.ts) {
+                    self.on_datagram(at, protocol, payload);
+                }
+            }
+            Step::Other { ts, fingerprint } => {
+                self.duplicates.is_copy(fingerprint, ts);
+            }
         }
     }
 
@@ -446,7 +509,7 @@ impl Back {
         PacketPass {
             info,
             connections: self.connections,
-            duplicates_folded: front.duplicates_folded,
+            duplicates_folded: self.duplicates.folded + front.windows.copies_folded,
             windows: front.windows,
             protocols: self.protocols,
             pac_proxies,

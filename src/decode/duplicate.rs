@@ -43,12 +43,13 @@ pub struct DuplicateFilter {
 }
 
 impl DuplicateFilter {
-    /// Whether `ip` is a copy of a packet seen within the window; remembers it if not.
-    pub fn is_copy(&mut self, ip: &[u8], ts: i64) -> bool {
+    /// Whether the packet of `fingerprint` is a copy of one seen within the
+    /// window; remembers it if not.
+    pub fn is_copy(&mut self, fingerprint: Fingerprint, ts: i64) -> bool {
         if self.table.is_empty() {
             self.table = vec![EMPTY; SETS * WAYS];
         }
-        let fingerprint = fingerprint(ip);
+        let fingerprint = fingerprint.0;
         // The top bits pick the set (SETS is a power of two).
         let set = (fingerprint >> (64 - SETS.trailing_zeros())) as usize * WAYS;
         let set = &mut self.table[set..set + WAYS];
@@ -61,6 +62,18 @@ impl DuplicateFilter {
         let oldest = set.iter_mut().min_by_key(|e| e.ts).expect("WAYS > 0");
         *oldest = Entry { fingerprint, ts };
         false
+    }
+}
+
+/// What tells a packet from others: a hash of its first bytes from the IP
+/// header on. Taken where the packet is decoded, while its bytes are in cache,
+/// and checked by [`DuplicateFilter::is_copy`] wherever the filter lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint(u64);
+
+impl Fingerprint {
+    pub fn of(ip: &[u8]) -> Fingerprint {
+        Fingerprint(fingerprint(ip))
     }
 }
 
@@ -105,12 +118,12 @@ mod tests {
     #[test]
     fn folds_copies_within_the_window_only() {
         let mut f = DuplicateFilter::default();
-        let packet = [0x45u8, 0, 0, 40, 0, 1, 2, 3];
-        assert!(!f.is_copy(&packet, 0));
-        assert!(f.is_copy(&packet, 6_000_000));
-        assert!(!f.is_copy(&packet, 6_000_000 + WINDOW_NANOS + 1));
-        let other = [0x45u8, 0, 0, 40, 0, 2, 2, 3];
-        assert!(!f.is_copy(&other, 6_000_000 + WINDOW_NANOS + 2));
+        let packet = Fingerprint::of(&[0x45u8, 0, 0, 40, 0, 1, 2, 3]);
+        assert!(!f.is_copy(packet, 0));
+        assert!(f.is_copy(packet, 6_000_000));
+        assert!(!f.is_copy(packet, 6_000_000 + WINDOW_NANOS + 1));
+        let other = Fingerprint::of(&[0x45u8, 0, 0, 40, 0, 2, 2, 3]);
+        assert!(!f.is_copy(other, 6_000_000 + WINDOW_NANOS + 2));
         assert_eq!(f.folded, 1);
     }
 
@@ -118,13 +131,13 @@ mod tests {
     fn a_crowded_set_forgets_its_oldest_packet_only() {
         let mut f = DuplicateFilter::default();
         // Many distinct packets at one instant: each is new, and recent ones are still recognised.
-        let packets: Vec<[u8; 8]> = (0..20_000u32)
-            .map(|i| [0x45, 0, 0, 40, (i >> 8) as u8, i as u8, 1, 2])
+        let packets: Vec<Fingerprint> = (0..20_000u32)
+            .map(|i| Fingerprint::of(&[0x45, 0, 0, 40, (i >> 8) as u8, i as u8, 1, 2]))
             .collect();
-        for (n, p) in packets.iter().enumerate() {
+        for (n, &p) in packets.iter().enumerate() {
             assert!(!f.is_copy(p, 0), "packet {n} is not a copy");
         }
-        assert!(f.is_copy(&packets[19_999], 1));
+        assert!(f.is_copy(packets[19_999], 1));
     }
 }
 
