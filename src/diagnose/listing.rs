@@ -4,7 +4,7 @@
 //! per destination and outcome. Findings are judged on every attempt first,
 //! so what the report concludes does not depend on what it lists.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::attempts::syn_filter;
 use crate::report::model::*;
@@ -55,19 +55,35 @@ impl<'a> GroupKey<'a> {
 /// so a faster hash than SipHash changes no output.
 type Fast = ahash::RandomState;
 
-/// Chooses which attempts stay listed: every group keeps its first `quota`
-/// attempts, with the largest quota that fits `max`. When there are more
-/// groups than `max`, the groups of required destinations come first.
-fn chosen(attempts: &[Attempt], max: usize) -> HashSet<u32, Fast> {
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut index: HashMap<GroupKey, usize, Fast> = HashMap::default();
-    for (i, a) in attempts.iter().enumerate() {
-        let g = *index.entry(GroupKey::of(a)).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[g].push(i);
+/// The attempts of each group, by position, groups in order of their first
+/// attempt; and each attempt's group.
+struct Grouping {
+    members: Vec<Vec<usize>>,
+    group_of: Vec<usize>,
+}
+
+impl Grouping {
+    /// Hashes each attempt's key once; what follows works on positions.
+    fn of(attempts: &[Attempt]) -> Self {
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut group_of = Vec::with_capacity(attempts.len());
+        let mut index: HashMap<GroupKey, usize, Fast> = HashMap::default();
+        for (i, a) in attempts.iter().enumerate() {
+            let g = *index.entry(GroupKey::of(a)).or_insert_with(|| {
+                members.push(Vec::new());
+                members.len() - 1
+            });
+            members[g].push(i);
+            group_of.push(g);
+        }
+        Grouping { members, group_of }
     }
+}
+
+/// Chooses which attempts stay listed, by position: every group keeps its
+/// first `quota` attempts, with the largest quota that fits `max`. When there
+/// are more groups than `max`, the groups of required destinations come first.
+fn chosen(attempts: &[Attempt], groups: &[Vec<usize>], max: usize) -> Vec<bool> {
     let listed_with = |quota: usize| groups.iter().map(|g| g.len().min(quota)).sum::<usize>();
     let (mut low, mut high) = (0, attempts.len());
     while low < high {
@@ -79,26 +95,23 @@ fn chosen(attempts: &[Attempt], max: usize) -> HashSet<u32, Fast> {
         }
     }
     let quota = low;
-    let mut keep: HashSet<u32, Fast> = groups
-        .iter()
-        .flat_map(|g| g.iter().take(quota))
-        .map(|&i| attempts[i].id)
-        .collect();
+    let mut keep = vec![false; attempts.len()];
+    for &i in groups.iter().flat_map(|g| g.iter().take(quota)) {
+        keep[i] = true;
+    }
     if quota == 0 {
         // More destinations than room: the first attempt of the groups that matter most.
         let mut order: Vec<&Vec<usize>> = groups.iter().collect();
         order.sort_by_key(|g| (super::findings::rank(&attempts[g[0]]), g[0]));
-        keep.extend(order.iter().take(max).map(|g| attempts[g[0]].id));
+        for g in order.iter().take(max) {
+            keep[g[0]] = true;
+        }
     } else {
         // Room left by small groups goes to the earliest remaining attempts.
         let room = max - listed_with(quota);
-        keep.extend(
-            groups
-                .iter()
-                .flat_map(|g| g.get(quota))
-                .take(room)
-                .map(|&i| attempts[i].id),
-        );
+        for &i in groups.iter().flat_map(|g| g.get(quota)).take(room) {
+            keep[i] = true;
+        }
     }
     keep
 }
@@ -133,16 +146,33 @@ pub(super) fn apply(report: &mut CaptureReport, limits: ListLimits) {
     if total <= limits.max_listed {
         return;
     }
-    let keep = chosen(&report.attempts, limits.max_listed);
-    report.attempt_groups = groups(&report.attempts, |a| keep.contains(&a.id));
+    debug_assert!(
+        report.attempts.iter().enumerate().all(|(i, a)| a.id as usize == i + 1),
+        "attempts are numbered from 1 in order"
+    );
+    let grouping = Grouping::of(&report.attempts);
+    let keep = chosen(&report.attempts, &grouping.members, limits.max_listed);
+    report.attempt_groups = groups(&report.attempts, &grouping, &keep);
     // In place: on a large capture the attempts are the biggest thing in memory,
-    // and a second list of them would double the peak.
-    report.attempts.retain(|a| keep.contains(&a.id));
+    // and a second list of them would double the peak. `retain` visits each
+    // attempt once, in order.
+    let mut position = 0;
+    report.attempts.retain(|_| {
+        position += 1;
+        keep[position - 1]
+    });
     report.attempts.shrink_to_fit();
+    // Attempts are numbered from 1 in order, so an id is a position plus one.
+    let listed = |id: &u32| {
+        id.checked_sub(1)
+            .and_then(|i| keep.get(i as usize))
+            .copied()
+            .unwrap_or(false)
+    };
     // Keeps the listed ids; returns how many were dropped.
     let only_listed = |ids: &mut Vec<u32>| {
         let before = ids.len();
-        ids.retain(|id| keep.contains(id));
+        ids.retain(listed);
         (before - ids.len()) as u64
     };
     for f in &mut report.findings {
@@ -163,38 +193,33 @@ pub(super) fn apply(report: &mut CaptureReport, limits: ListLimits) {
     });
 }
 
-/// Unlisted attempts counted per group, in order of each group's first attempt.
-fn groups(attempts: &[Attempt], listed: impl Fn(&Attempt) -> bool) -> Vec<AttemptGroup> {
-    let mut listed_per_key: HashMap<GroupKey, u64, Fast> = HashMap::default();
-    for a in attempts.iter().filter(|a| listed(a)) {
-        *listed_per_key.entry(GroupKey::of(a)).or_default() += 1;
-    }
+/// Unlisted attempts counted per group, in order of each group's first
+/// unlisted attempt.
+fn groups(attempts: &[Attempt], grouping: &Grouping, keep: &[bool]) -> Vec<AttemptGroup> {
     let mut out: Vec<AttemptGroup> = Vec::new();
-    let mut index: HashMap<GroupKey, usize, Fast> = HashMap::default();
-    for a in attempts.iter().filter(|a| !listed(a)) {
-        let key = GroupKey::of(a);
-        let i = match index.get(&key) {
-            Some(&i) => i,
-            None => {
-                out.push(AttemptGroup {
-                    destination: a.destination.clone(),
-                    path: a.path,
-                    proxy: a.proxy.clone(),
-                    outcome: a.outcome,
-                    required: a.required.clone(),
-                    count: 0,
-                    listed: listed_per_key.get(&key).copied().unwrap_or(0),
-                    first_start: a.start.clone(),
-                    last_start: a.start.clone(),
-                    frames: Vec::new(),
-                    syn_retransmits: 0,
-                    wireshark_filter: group_filter(a),
-                });
-                index.insert(key, out.len() - 1);
-                out.len() - 1
-            }
-        };
-        let g = &mut out[i];
+    // Each group's place in `out`, once it has an unlisted attempt.
+    let mut place: Vec<Option<usize>> = vec![None; grouping.members.len()];
+    for (i, a) in attempts.iter().enumerate().filter(|&(i, _)| !keep[i]) {
+        let group = grouping.group_of[i];
+        let at = *place[group].get_or_insert_with(|| {
+            let members = &grouping.members[group];
+            out.push(AttemptGroup {
+                destination: a.destination.clone(),
+                path: a.path,
+                proxy: a.proxy.clone(),
+                outcome: a.outcome,
+                required: a.required.clone(),
+                count: 0,
+                listed: members.iter().filter(|&&m| keep[m]).count() as u64,
+                first_start: a.start.clone(),
+                last_start: a.start.clone(),
+                frames: Vec::new(),
+                syn_retransmits: 0,
+                wireshark_filter: group_filter(a),
+            });
+            out.len() - 1
+        });
+        let g = &mut out[at];
         g.count += 1;
         g.last_start.clone_from(&a.start);
         g.syn_retransmits += u64::from(a.syn_retransmits);
