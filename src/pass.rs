@@ -22,7 +22,7 @@ use crate::decode::duplicate::{DuplicateFilter, Fingerprint, PacketIds};
 use crate::decode::{Decoder, LinkSkip, Skip, TcpSegment, Transport, Unreachable};
 use crate::flow::{ConnectionTable, FrameRef, Origin, Readiness};
 use crate::proto::dns::{self, DnsLog, DnsMessage};
-use crate::proto::{self, wpad, Protocols};
+use crate::proto::{self, tls, wpad, Protocols};
 
 /// Everything the packet pass produced, before diagnosis.
 pub struct PacketPass {
@@ -354,6 +354,7 @@ impl Front {
 /// The back half: steps to connections, parse results and the DNS log.
 pub struct Back {
     duplicates: DuplicateFilter,
+    certificates: tls::Certificates,
     connections: ConnectionTable,
     protocols: Vec<Option<Box<Protocols>>>,
     dns_log: DnsLog,
@@ -367,6 +368,7 @@ impl Back {
     pub fn new(opts: &Options) -> Self {
         Back {
             duplicates: DuplicateFilter::default(),
+            certificates: tls::Certificates::default(),
             connections: ConnectionTable::new(opts.flow_limits),
             protocols: Vec::new(),
             dns_log: DnsLog::default(),
@@ -487,7 +489,7 @@ impl Back {
             self.protocols.resize_with(index + 1, || None);
         }
         let carried_payload = conn.streams.iter().any(|s| !s.contiguous().is_empty());
-        self.protocols[index] = carried_payload.then(|| Box::new(proto::inspect(conn)));
+        self.protocols[index] = carried_payload.then(|| Box::new(proto::inspect(conn, &mut self.certificates)));
         self.connections.release_streams(index);
     }
 
@@ -827,5 +829,24 @@ mod tests {
         assert_eq!(pid_from_comment(b"PID=1234 TID=5678"), Some(1234));
         assert_eq!(pid_from_comment(b"no pid here"), None);
         assert_eq!(pid_from_comment(b"PID="), None);
+    }
+
+    /// Two TLS 1.2 connections to one server, which sent the same certificate:
+    /// both flights hold the one parse of it.
+    #[test]
+    fn a_certificate_seen_twice_is_kept_once() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/proxy-credentials.eth.pcap");
+        let opts = Options::default();
+        let reader = CaptureReader::open(&path, opts.limits).expect("bundled capture");
+        let pass = packet_pass(reader, &opts);
+        let certificates: Vec<&Arc<tls::Certificate>> = pass
+            .carried()
+            .filter_map(|(_, p)| p.server_flight.as_ref()?.certificate.as_ref())
+            .collect();
+        let [first, second] = certificates[..] else {
+            panic!("two certificates expected, found {}", certificates.len())
+        };
+        assert_eq!(first.subject, "CN=*.msappproxy.net");
+        assert!(Arc::ptr_eq(first, second), "one parse for both connections");
     }
 }

@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(alert) = tls::client_alert(data) {
         std::hint::black_box((alert.is_fatal(), alert.name()));
     }
-    if let Some(flight) = tls::server_flight(data) {
+    if let Some(flight) = tls::server_flight(data, &mut tls::Certificates::default()) {
         if let Some(alert) = flight.alert {
             std::hint::black_box((alert.is_fatal(), alert.name()));
         }

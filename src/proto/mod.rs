@@ -60,7 +60,8 @@ pub fn handshake_complete(client: &[u8], server: &[u8]) -> bool {
     tls::reached_application_data(client) && tls::reached_application_data(server)
 }
 
-pub fn inspect(conn: &Connection) -> Protocols {
+/// What a connection's streams carried; certificates seen before are shared.
+pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates) -> Protocols {
     let client = conn.streams[0].contiguous();
     let server = conn.streams[1].contiguous();
     let mut out = Protocols {
@@ -83,7 +84,7 @@ pub fn inspect(conn: &Connection) -> Protocols {
     out.client_hello = tls::client_hello(tls_client);
     out.client_hello_frame = out.client_hello.as_ref().and_then(|_| conn.streams[0].frame_at(c));
     out.client_alert = tls::client_alert(tls_client);
-    out.server_flight = tls::server_flight(tls_server);
+    out.server_flight = tls::server_flight(tls_server, certificates);
     out.server_flight_frame = out.server_flight.as_ref().and_then(|_| conn.streams[1].frame_at(s));
     out.server_data_after_tunnel = !tls_server.is_empty();
     let mut pac_proxies = Vec::new();

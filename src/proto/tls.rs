@@ -7,6 +7,9 @@
 //! reassembled stream is walked record by record and the handshake bytes are
 //! joined before parsing, up to [`MAX_HANDSHAKE`] bytes.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
 use tls_parser::{
     parse_tls_extension_sni, parse_tls_extension_supported_versions, parse_tls_extension_unknown,
     parse_tls_message_handshake, parse_tls_server_hello_extensions, SNIType, TlsExtension, TlsMessage,
@@ -59,7 +62,7 @@ pub struct ClientHello {
 }
 
 /// The leaf certificate's names.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Certificate {
     pub subject: String,
     /// The issuer's distinguished name as `C=US, O=..., CN=...`.
@@ -73,8 +76,9 @@ pub struct Certificate {
 pub struct ServerFlight {
     pub server_hello: bool,
     pub version: Option<Version>,
-    /// Boxed: TLS 1.3 encrypts it, so most flights have none and pay a pointer.
-    pub certificate: Option<Box<Certificate>>,
+    /// Shared by every flight that sent the same certificate ([`Certificates`]);
+    /// TLS 1.3 encrypts it, so those flights have none and pay a pointer.
+    pub certificate: Option<Arc<Certificate>>,
     pub certificate_request: bool,
     /// The first alert in clear: (level, description) as numbers, and a name.
     pub alert: Option<Alert>,
@@ -256,8 +260,47 @@ pub fn client_alert(stream: &[u8]) -> Option<Alert> {
     clear_records(stream).1
 }
 
+/// Leaf certificates already read. The connections of a capture go to a few
+/// servers, each sending the same certificate every time: it is parsed once.
+/// Certificates that differ in bytes but not in the names kept (a new key or
+/// serial for the same names) share one copy of those names.
+#[derive(Default)]
+pub struct Certificates {
+    by_der: HashMap<Box<[u8]>, Arc<Certificate>, ahash::RandomState>,
+    by_names: HashSet<Arc<Certificate>, ahash::RandomState>,
+}
+
+impl Certificates {
+    /// Certificates remembered each way, and the largest remembered by its
+    /// bytes: a crafted capture of ever new certificates costs parsing, not memory.
+    const MAX: usize = 256;
+    const MAX_DER: usize = 16 * 1024;
+
+    /// The names of the certificate `der`; `None` when it does not parse.
+    pub fn leaf(&mut self, der: &[u8]) -> Option<Arc<Certificate>> {
+        if let Some(known) = self.by_der.get(der) {
+            return Some(Arc::clone(known));
+        }
+        let parsed = leaf_certificate(der)?;
+        let certificate = match self.by_names.get(&parsed) {
+            Some(same) => Arc::clone(same),
+            None => {
+                let new = Arc::new(parsed);
+                if self.by_names.len() < Self::MAX {
+                    self.by_names.insert(Arc::clone(&new));
+                }
+                new
+            }
+        };
+        if self.by_der.len() < Self::MAX && der.len() <= Self::MAX_DER {
+            self.by_der.insert(der.into(), Arc::clone(&certificate));
+        }
+        Some(certificate)
+    }
+}
+
 /// What the server sent in clear at the start of its stream.
-pub fn server_flight(stream: &[u8]) -> Option<ServerFlight> {
+pub fn server_flight(stream: &[u8], certificates: &mut Certificates) -> Option<ServerFlight> {
     if !looks_like_tls(stream) {
         return None;
     }
@@ -290,11 +333,7 @@ pub fn server_flight(stream: &[u8]) -> Option<ServerFlight> {
                 flight.version = Some(Version(hello.version.0));
             }
             TlsMessageHandshake::Certificate(chain) => {
-                flight.certificate = chain
-                    .cert_chain
-                    .first()
-                    .and_then(|c| leaf_certificate(c.data))
-                    .map(Box::new);
+                flight.certificate = chain.cert_chain.first().and_then(|c| certificates.leaf(c.data));
             }
             TlsMessageHandshake::CertificateRequest(_) => flight.certificate_request = true,
             _ => {}
