@@ -127,7 +127,7 @@ fn input(path: PathBuf) -> Input {
 }
 
 /// Folder depth followed; deeper trees are almost certainly a symlink loop.
-const MAX_DEPTH: usize = 32;
+pub const MAX_DEPTH: usize = 32;
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Skipped>, depth: usize) {
     let skip = |path: PathBuf, reason| Skipped { path, reason };

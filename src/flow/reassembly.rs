@@ -1,6 +1,6 @@
 //! Bounded in-order reassembly of one direction of a TCP connection.
 //!
-//! Only the first [`Stream::capacity`] bytes of each direction are kept:
+//! Only the first bytes of each direction are kept ([`crate::flow::FlowLimits::stream_bytes`]):
 //! what the protocol parsers need (HTTP heads, TLS handshakes) sits at the
 //! start of a stream. Segments may arrive out of order or more than once;
 //! the first copy of a byte wins, as in most TCP stacks.

@@ -228,7 +228,7 @@ mod tests {
 /// At most this many addresses are remembered, each with at most
 /// [`MAX_NAMES_PER_ADDRESS`] names (the newest kept).
 pub const MAX_ADDRESSES: usize = 65_536;
-const MAX_NAMES_PER_ADDRESS: usize = 8;
+pub const MAX_NAMES_PER_ADDRESS: usize = 8;
 /// Lookups remembered for the failure report and the report's list.
 pub const MAX_LOOKUPS: usize = 4096;
 /// Questions searched back for the one an answer pairs with.

@@ -22,7 +22,7 @@ const HANDSHAKE: u8 = 22;
 const APPLICATION_DATA: u8 = 23;
 const RECORD_HEADER: usize = 5;
 /// Handshake bytes joined per direction: a ClientHello and a certificate chain.
-const MAX_HANDSHAKE: usize = 48 * 1024;
+pub const MAX_HANDSHAKE: usize = 48 * 1024;
 
 /// A protocol version as on the wire (0x0303 is TLS 1.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
