@@ -5,8 +5,8 @@
 //! and fingerprints each packet. The [`Back`] half applies the steps in frame
 //! order: it folds capture duplicates by fingerprint, then TCP connections,
 //! reassembly, the parsers of their streams, and the UDP name protocols (DNS,
-//! LLMNR, NBNS, DHCP). The halves run one after the other on one thread ([`packet_pass`]),
-//! or on two threads joined by a queue of [`Batch`]es
+//! LLMNR, NBNS, DHCP). The halves run one after the other on one thread
+//! ([`packet_pass`]), or on two threads joined by a queue of [`Batch`]es
 //! ([`packet_pass_pipelined`]). A batch holds the read buffer its frames are in,
 //! so payloads cross threads without a copy. The back half sees the same steps
 //! in the same order either way, so both give the same [`PacketPass`].

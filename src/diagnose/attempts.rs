@@ -42,10 +42,16 @@ pub(super) struct Context<'a> {
 /// go to few names, and a table lookup compares the name with every row.
 /// Lookups with a URL path are not kept (plain HTTP, a few per capture).
 #[derive(Default)]
-pub(super) struct RowMemo(RefCell<HashMap<u16, HashMap<String, Option<RequiredRef>>>>);
+pub(super) struct RowMemo(RefCell<Rows>);
+
+#[derive(Default)]
+struct Rows {
+    by_port: HashMap<u16, HashMap<String, Option<RequiredRef>>>,
+    kept: usize,
+}
 
 impl RowMemo {
-    /// Names remembered per port: a scan of made-up names must not grow it without end.
+    /// Names remembered in all: a scan of made-up names must not grow it without end.
     const MAX_NAMES: usize = 4096;
 
     fn required_ref(&self, table: &Table, name: Option<&str>, port: u16, path: Option<&str>) -> Option<RequiredRef> {
@@ -53,13 +59,14 @@ impl RowMemo {
         if path.is_some() {
             return required_ref(table, name, port, path);
         }
-        let mut memo = self.0.borrow_mut();
-        let names = memo.entry(port).or_default();
-        if let Some(known) = names.get(name) {
+        let mut rows = self.0.borrow_mut();
+        if let Some(known) = rows.by_port.get(&port).and_then(|names| names.get(name)) {
             return known.clone();
         }
         let found = required_ref(table, name, port, None);
-        if names.len() < Self::MAX_NAMES {
+        if rows.kept < Self::MAX_NAMES {
+            rows.kept += 1;
+            let names = rows.by_port.entry(port).or_default();
             names.insert(name.to_string(), found.clone());
         }
         found
@@ -659,4 +666,54 @@ pub fn syn_filter(ip: IpAddr, port: u16) -> String {
         "tcp.flags.syn==1 && tcp.flags.ack==0 && {}.dst=={ip} && tcp.dstport=={port}",
         ip_field(ip)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memo answers as the table does, before and after it is full, with or
+    /// without a path, whatever the case of the name.
+    #[test]
+    fn remembered_rows_are_the_table_rows() {
+        let table = Table::public();
+        let memo = RowMemo::default();
+        let direct = |name: &str, port: u16, path: Option<&str>| {
+            table
+                .lookup(name, port, path)
+                .map(|row| (row.pattern.clone(), row.port))
+        };
+        let remembered = |name: &str, port: u16, path: Option<&str>| {
+            memo.required_ref(&table, Some(name), port, path)
+                .map(|r| (r.pattern, r.port))
+        };
+        // Names of the table first, so that they are remembered; then enough others to fill the memo.
+        let mut names: Vec<String> = [
+            "contoso.msappproxy.net",
+            "Contoso.MSAPPPROXY.net.",
+            "login.windows.net",
+            "crl3.digicert.com",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        names.extend((0..RowMemo::MAX_NAMES).map(|i| format!("host{i}.example.com")));
+        for round in 0..2 {
+            for name in &names {
+                for port in [80, 443] {
+                    for path in [None, Some("/pkiops/crl")] {
+                        assert_eq!(
+                            remembered(name, port, path),
+                            direct(name, port, path),
+                            "{name}:{port} {path:?}, round {round}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(memo.0.borrow().kept, RowMemo::MAX_NAMES);
+        assert!(
+            direct("contoso.msappproxy.net", 443, None).is_some(),
+            "a required name is in the test"
+        );
+    }
 }
