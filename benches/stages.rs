@@ -71,10 +71,7 @@ fn flows(mut r: CaptureReader) -> ConnectionTable {
     let mut decoder = Decoder::default();
     let mut table = ConnectionTable::new(FlowLimits::default());
     while let Some(frame) = r.next_frame() {
-        let at = FrameRef {
-            number: frame.number,
-            ts: frame.ts_nanos,
-        };
+        let at = FrameRef::new(frame.number, frame.ts_nanos);
         if let Ok(p) = decoder.decode(frame.link_type, frame.data, frame.ts_nanos) {
             if let Transport::Tcp(seg) = p.transport {
                 table.on_segment(at, p.src, p.dst, &seg, Origin::default());

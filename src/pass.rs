@@ -254,10 +254,7 @@ impl Front {
         {
             return None;
         }
-        let at = FrameRef {
-            number: frame.number,
-            ts: frame.ts_nanos,
-        };
+        let at = FrameRef::new(frame.number, frame.ts_nanos);
         // One packet recorded at several components carries one packet id: count it
         // once, whatever it holds (ARP and other non-IP copies too).
         let first = match frame.meta.packet_id {
@@ -446,7 +443,7 @@ impl Back {
             Lookup::Dhcp => {
                 if let Some(url) = wpad::dhcp_wpad_url(payload) {
                     if self.dhcp_wpad.len() < MAX_DHCP_WPAD {
-                        self.dhcp_wpad.push((url, at.number));
+                        self.dhcp_wpad.push((url, at.number()));
                     }
                 }
                 return;
@@ -467,7 +464,7 @@ impl Back {
                 Lookup::Llmnr => "llmnr",
                 _ => "dns",
             };
-            self.dns_log.record(&message, at.ts, at.number, name);
+            self.dns_log.record(&message, at.ts, at.number(), name);
         }
     }
 
@@ -480,7 +477,7 @@ impl Back {
             for (side, at) in [(0, conn.first), (1, conn.syn_ack.unwrap_or(conn.first))] {
                 for bytes in dns::tcp_messages(conn.streams[side].contiguous()) {
                     if let Some(message) = dns::parse(bytes) {
-                        self.dns_log.record(&message, at.ts, at.number, "dns");
+                        self.dns_log.record(&message, at.ts, at.number(), "dns");
                     }
                 }
             }

@@ -358,7 +358,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
                 frames.extend(protocols.server_flight_frame);
             }
             if frames.is_empty() {
-                frames.push(conn.first.number);
+                frames.push(conn.first.number());
             }
             let mut attempt = base(outcome, detail, frames);
             attempt.destination = Destination {
@@ -460,7 +460,7 @@ fn exchange_outcome(
                     Outcome::Reset,
                     format!(
                         "{said}, then reset (frame {}) before a TLS ServerHello",
-                        reset.frame.number
+                        reset.frame.number()
                     ),
                 );
             }
@@ -490,7 +490,7 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
                 Outcome::DroppedLocally,
                 format!(
                     "the SYN was dropped inside the capturing host by {component} (frame {}); it never left the server",
-                    drop.frame.number
+                    drop.frame.number()
                 ),
             );
         }
@@ -515,14 +515,14 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
                     "{} answered the SYN with ICMP destination unreachable ({}), frame {}",
                     icmp.from,
                     icmp.message.describe(),
-                    icmp.frame.number
+                    icmp.frame.number()
                 ),
             );
         }
         if let Some(reset) = server_reset {
             return (
                 Outcome::Reset,
-                format!("SYN answered by RST, frame {}", reset.frame.number),
+                format!("SYN answered by RST, frame {}", reset.frame.number()),
             );
         }
         let last_syn = conn.last_syn().map_or(conn.first.ts, |s| s.ts);
@@ -544,7 +544,7 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
                 format!(
                     "the client abandoned the attempt {} after its SYN (frame {})",
                     time::span(waited),
-                    r.frame.number
+                    r.frame.number()
                 ),
             ),
             None => (
@@ -564,7 +564,7 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
                 Outcome::Reset,
                 format!(
                     "connected, then reset by the server (frame {}) before it sent any data",
-                    reset.frame.number
+                    reset.frame.number()
                 ),
             );
         }
@@ -577,7 +577,7 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
                 Outcome::NoResponse,
                 format!(
                     "connected and sent data (frame {}), the server never answered",
-                    request.number
+                    request.number()
                 ),
             )
         } else {
@@ -585,7 +585,7 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
                 Outcome::Incomplete,
                 format!(
                     "connected and sent data (frame {}); the capture ended before any answer",
-                    request.number
+                    request.number()
                 ),
             )
         };
@@ -613,15 +613,15 @@ fn plural(n: u32) -> &'static str {
 
 /// The frames that show what happened, the first SYN first.
 fn evidence_frames(conn: &Connection) -> Vec<u64> {
-    let mut frames: Vec<u64> = conn.syns.iter().map(|f| f.number).collect();
+    let mut frames: Vec<u64> = conn.syns.iter().map(|f| f.number()).collect();
     if frames.is_empty() {
-        frames.push(conn.first.number);
+        frames.push(conn.first.number());
     }
-    frames.extend(conn.syn_ack.map(|f| f.number));
-    frames.extend(conn.icmp.as_deref().map(|i| i.frame.number));
-    frames.extend(conn.reset.map(|r| r.frame.number));
-    frames.extend(conn.local_drop.map(|d| d.frame.number));
-    frames.extend(conn.first_data.iter().flatten().map(|f| f.number));
+    frames.extend(conn.syn_ack.map(|f| f.number()));
+    frames.extend(conn.icmp.as_deref().map(|i| i.frame.number()));
+    frames.extend(conn.reset.map(|r| r.frame.number()));
+    frames.extend(conn.local_drop.map(|d| d.frame.number()));
+    frames.extend(conn.first_data.iter().flatten().map(|f| f.number()));
     frames.sort_unstable();
     frames.dedup();
     frames
@@ -655,7 +655,7 @@ pub fn connection_filter(conn: &Connection) -> String {
     }
     if let Some(icmp) = conn.icmp.as_deref() {
         filter.push_str(") || frame.number==");
-        text::push_num(&mut filter, icmp.frame.number);
+        text::push_num(&mut filter, icmp.frame.number());
     }
     filter
 }

@@ -11,6 +11,7 @@ pub mod seq;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU64;
 
 use crate::capture::Direction;
 use crate::decode::{TcpSegment, Unreachable};
@@ -29,8 +30,26 @@ pub enum Side {
 /// A frame, as evidence: its number and time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameRef {
-    pub number: u64,
+    /// Frames are numbered from 1, so 0 is free to mean "none": an optional
+    /// frame costs no more than a frame, and a connection holds eight of them.
+    number: NonZeroU64,
     pub ts: i64,
+}
+
+impl FrameRef {
+    /// Frame `number` (from 1; a 0 is taken as 1) at `ts`.
+    pub fn new(number: u64, ts: i64) -> Self {
+        debug_assert!(number > 0, "frames are numbered from 1");
+        FrameRef {
+            number: NonZeroU64::new(number).unwrap_or(NonZeroU64::MIN),
+            ts,
+        }
+    }
+
+    /// The frame's number, as Wireshark shows it.
+    pub fn number(self) -> u64 {
+        self.number.get()
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -453,7 +472,7 @@ impl ConnectionTable {
                 self.stream_budget_exhausted |= stream.cut_short;
             }
             let held = stream.memory();
-            let inserted = stream.insert(SeqNumber(data_seq), seg.payload, frame.number);
+            let inserted = stream.insert(SeqNumber(data_seq), seg.payload, frame.number());
             self.stream_bytes_used += stream.memory() - held;
             match inserted {
                 Insert::Repeat => conn.history.note(side, 't'),
@@ -593,20 +612,11 @@ mod tests {
         feed(&mut t, 2, 20, acked(seg(false, SYNACK, 500, b""), 7777));
         assert!(t.connections[0].syn_ack.is_none());
         feed(&mut t, 3, 21, acked(seg(false, SYNACK, 500, b""), 101));
-        assert_eq!(t.connections[0].syn_ack.map(|f| f.number), Some(3));
+        assert_eq!(t.connections[0].syn_ack.map(FrameRef::number), Some(3));
     }
 
     fn feed(table: &mut ConnectionTable, n: u64, ms: i64, (src, dst, s): (IpAddr, IpAddr, TcpSegment<'static>)) {
-        table.on_segment(
-            FrameRef {
-                number: n,
-                ts: ms * 1_000_000,
-            },
-            src,
-            dst,
-            &s,
-            Origin::default(),
-        );
+        table.on_segment(FrameRef::new(n, ms * 1_000_000), src, dst, &s, Origin::default());
     }
 
     const SYN: u8 = TcpFlags::SYN;
@@ -671,7 +681,7 @@ mod tests {
             direction: Some(Direction::Inbound),
             process_id: None,
         };
-        t.on_segment(FrameRef { number: 1, ts: 0 }, src, dst, &s, inbound);
+        t.on_segment(FrameRef::new(1, 0), src, dst, &s, inbound);
         assert_eq!(t.connections[0].server.port(), 443);
         let (src, dst, s) = seg(false, ACK, 1, b"data");
         let mut t = ConnectionTable::default();
@@ -679,7 +689,7 @@ mod tests {
             direction: Some(Direction::Outbound),
             process_id: Some(4),
         };
-        t.on_segment(FrameRef { number: 1, ts: 0 }, src, dst, &s, outbound);
+        t.on_segment(FrameRef::new(1, 0), src, dst, &s, outbound);
         assert_eq!(
             t.connections[0].client.port(),
             443,
@@ -692,10 +702,10 @@ mod tests {
     fn local_drop_marks_the_syn_s_connection() {
         let mut t = ConnectionTable::default();
         let (src, dst, s) = seg(true, SYN, 7, b"");
-        t.on_segment(FrameRef { number: 1, ts: 0 }, src, dst, &s, Origin::default());
-        t.on_local_drop(FrameRef { number: 2, ts: 1 }, src, dst, &s, 3);
+        t.on_segment(FrameRef::new(1, 0), src, dst, &s, Origin::default());
+        t.on_local_drop(FrameRef::new(2, 1), src, dst, &s, 3);
         let drop = t.connections[0].local_drop.expect("marked");
-        assert_eq!((drop.frame.number, drop.interface), (2, 3));
+        assert_eq!((drop.frame.number(), drop.interface), (2, 3));
     }
 
     #[test]
