@@ -247,6 +247,10 @@ pub fn report_stems(inputs: &[Input]) -> Vec<String> {
         .collect()
 }
 
+/// Bytes buffered before a report is written out: a large report is megabytes of
+/// JSON, and fewer, larger writes cost the system less.
+pub const WRITE_BUFFER: usize = 256 * 1024;
+
 /// Writes `path` so that a reader sees either the old file or the whole new one:
 /// into a temporary file in the same folder, flushed to disk, then renamed over it.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> io::Result<()> {
@@ -261,7 +265,7 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> io:
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let file = File::create(&tmp)?;
-        let mut out = BufWriter::new(file);
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
         write(&mut out)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;

@@ -480,7 +480,7 @@ fn print_reports(args: &AnalyzeArgs, reports: &[CaptureReport]) -> io::Result<()
         },
         width: terminal_width(&stdout),
     };
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = io::BufWriter::with_capacity(batch::WRITE_BUFFER, stdout.lock());
     match args.format {
         Format::Text => {
             for r in reports {
