@@ -141,9 +141,9 @@ pub fn host_port(addr: SocketAddr) -> String {
 fn required_ref(table: &Table, name: &str, port: u16, path: Option<&str>) -> Option<RequiredRef> {
     let row = table.lookup(name, port, path)?;
     Some(RequiredRef {
-        pattern: row.pattern.clone(),
+        pattern: row.pattern.as_str().into(),
         port: row.port,
-        purpose: row.purpose.clone(),
+        purpose: row.purpose.as_str().into(),
     })
 }
 
@@ -685,7 +685,7 @@ mod tests {
         };
         let remembered = |name: &str, port: u16, path: Option<&str>| {
             memo.required_ref(&table, Some(name), port, path)
-                .map(|r| (r.pattern, r.port))
+                .map(|r| (r.pattern.to_string(), r.port))
         };
         // Names of the table first, so that they are remembered; then enough others to fill the memo.
         let mut names: Vec<String> = [

@@ -107,7 +107,7 @@ pub(super) fn attempts_phrase(group: &[&Attempt]) -> String {
 
 /// How much a destination matters to the connector, for ordering findings.
 pub(super) fn rank(a: &Attempt) -> u8 {
-    match a.required.as_ref().map(|r| r.purpose.as_str()) {
+    match a.required.as_ref().map(|r| &*r.purpose) {
         Some("connector-service") => 0,
         Some("certificate-revocation") => 1,
         Some(_) => 2,

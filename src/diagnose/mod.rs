@@ -357,7 +357,7 @@ fn coverage(table: &Table, attempts: &[Attempt]) -> Vec<EndpointCoverage> {
                 .filter(|a| {
                     a.required
                         .as_ref()
-                        .is_some_and(|r| r.pattern == row.pattern && r.port == row.port)
+                        .is_some_and(|r| *r.pattern == *row.pattern && r.port == row.port)
                 })
                 .collect();
             let ids: Vec<u32> = matching.iter().map(|a| a.id).collect();

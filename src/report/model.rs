@@ -1,6 +1,8 @@
 //! The typed report: what every renderer (text, JSON) shows. Field names and
 //! enum spellings are the JSON schema (`docs/report-schema.md`, schema 1).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -188,11 +190,13 @@ pub struct Destination {
     pub port: Option<u16>,
 }
 
+/// The table row an attempt's destination falls under. Every attempt to a
+/// required name carries one, so its texts are shared, not copied.
 #[derive(Clone, Debug, Serialize)]
 pub struct RequiredRef {
-    pub pattern: String,
+    pub pattern: Arc<str>,
     pub port: u16,
-    pub purpose: String,
+    pub purpose: Arc<str>,
 }
 
 #[derive(Clone, Debug, Serialize)]

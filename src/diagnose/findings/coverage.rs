@@ -22,7 +22,7 @@ pub(super) fn findings(
         .filter(|a| {
             a.required
                 .as_ref()
-                .is_some_and(|r| r.purpose == "certificate-revocation")
+                .is_some_and(|r| &*r.purpose == "certificate-revocation")
                 && a.outcome.failed()
         })
         .collect();
