@@ -152,19 +152,16 @@ fn tls_facts(view: &TlsView<'_>) -> Option<TlsFacts> {
         return None;
     }
     let flight = view.flight;
-    let certificate = flight.and_then(|f| f.certificate.as_deref());
     Some(TlsFacts {
         sni: view.hello.and_then(|h| h.sni.clone()),
         version: flight.and_then(|f| f.version).and_then(Version::name),
-        issuer: certificate.map(|c| c.issuer.clone()),
         client_max_version: view.hello.and_then(|h| h.max_version).and_then(Version::name),
         alert: view.fatal_alert().map(|(from, a)| TlsAlertFacts {
             from,
             level: "fatal",
             description: a.name(),
         }),
-        subject: certificate.map(|c| c.subject.clone()),
-        dns_names: certificate.map(|c| c.dns_names.clone()).unwrap_or_default(),
+        certificate: flight.and_then(|f| f.certificate.clone()),
         certificate_request: flight.is_some_and(|f| f.certificate_request),
     })
 }

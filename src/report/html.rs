@@ -225,7 +225,7 @@ fn tls_text(a: &Attempt) -> String {
     if let Some(sni) = &tls.sni {
         parts.push(format!("SNI {sni}"));
     }
-    match (&tls.issuer, tls.version) {
+    match (tls.issuer(), tls.version) {
         // The common name says enough in a table cell; the whole DN is in the cell's title.
         (Some(issuer), _) => parts.push(format!(
             "issuer {}",
@@ -418,7 +418,7 @@ fn write_attempts<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
             esc(a.conn_state),
             a.syn_retransmits,
             a.http_status.map(|s| s.to_string()).unwrap_or_default(),
-            esc(a.tls.as_ref().and_then(|t| t.issuer.as_deref()).unwrap_or("")),
+            esc(a.tls.as_ref().and_then(|t| t.issuer()).unwrap_or("")),
             esc(&tls_text(a)),
             esc(&a.detail),
             esc(&frames.join(", ")),

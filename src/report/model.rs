@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::proto::tls::Certificate;
+
 pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, Serialize)]
@@ -199,23 +201,54 @@ pub struct RequiredRef {
     pub purpose: Arc<str>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct TlsFacts {
     pub sni: Option<String>,
     /// The negotiated version; null when no ServerHello was seen.
     pub version: Option<&'static str>,
-    /// The leaf certificate's issuer; null when not visible (TLS 1.3 encrypts it).
-    pub issuer: Option<String>,
     /// capdoc extension: the highest version the client offered.
     pub client_max_version: Option<&'static str>,
     /// capdoc extension: the first fatal alert in clear, from either side.
     pub alert: Option<TlsAlertFacts>,
-    /// capdoc extension: the leaf certificate's subject and DNS names, when visible.
-    pub subject: Option<String>,
-    pub dns_names: Vec<String>,
+    /// The leaf certificate's names, when visible (TLS 1.3 encrypts them), shared
+    /// with every attempt that saw the same certificate. The JSON shows them as
+    /// `issuer`, `subject` (capdoc extension) and `dns_names` (capdoc extension).
+    pub certificate: Option<Arc<Certificate>>,
     /// capdoc extension: the server asked for a client certificate (the connector
     /// authenticates to the service with one).
     pub certificate_request: bool,
+}
+
+impl TlsFacts {
+    /// The leaf certificate's issuer as a distinguished name.
+    pub fn issuer(&self) -> Option<&str> {
+        self.certificate.as_deref().map(|c| c.issuer.as_str())
+    }
+
+    pub fn subject(&self) -> Option<&str> {
+        self.certificate.as_deref().map(|c| c.subject.as_str())
+    }
+
+    pub fn dns_names(&self) -> &[String] {
+        self.certificate.as_deref().map_or(&[], |c| c.dns_names.as_slice())
+    }
+}
+
+/// Field by field, in the schema's order, with the certificate's names in place.
+impl Serialize for TlsFacts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("TlsFacts", 8)?;
+        s.serialize_field("sni", &self.sni)?;
+        s.serialize_field("version", &self.version)?;
+        s.serialize_field("issuer", &self.issuer())?;
+        s.serialize_field("client_max_version", &self.client_max_version)?;
+        s.serialize_field("alert", &self.alert)?;
+        s.serialize_field("subject", &self.subject())?;
+        s.serialize_field("dns_names", self.dns_names())?;
+        s.serialize_field("certificate_request", &self.certificate_request)?;
+        s.end()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

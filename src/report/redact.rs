@@ -19,6 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -282,7 +283,7 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
         names.extend(a.destination.name.clone());
         if let Some(tls) = &a.tls {
             names.extend(tls.sni.clone());
-            names.extend(tls.dns_names.iter().cloned());
+            names.extend(tls.dns_names().iter().cloned());
         }
     }
     for g in &report.attempt_groups {
@@ -341,9 +342,11 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
         a.proxy = a.proxy.as_deref().map(|x| p.endpoint(x));
         if let Some(tls) = &mut a.tls {
             tls.sni = tls.sni.as_deref().map(|n| p.name(n));
-            tls.dns_names = tls.dns_names.iter().map(|n| p.name(n)).collect();
-            if let Some(subject) = &mut tls.subject {
-                sentence(&mut p, subject);
+            if let Some(shared) = &mut tls.certificate {
+                // This attempt's own copy: the names of the certificate are pseudonyms from here on.
+                let certificate = Arc::make_mut(shared);
+                certificate.dns_names = certificate.dns_names.iter().map(|n| p.name(n)).collect();
+                sentence(&mut p, &mut certificate.subject);
             }
         }
         sentence(&mut p, &mut a.wireshark_filter);
@@ -464,5 +467,71 @@ mod tests {
         });
         assert_eq!(out, "a ClientHello, cafe: dead.beef 1.2 frames 12:30");
         assert!(seen.is_empty(), "{seen:?}");
+    }
+    /// A certificate shared by two attempts: both show pseudonyms for its internal
+    /// names, and the shared original is left as it was.
+    #[test]
+    fn shared_certificate_names_are_redacted_in_each_attempt() {
+        let table = Table::public();
+        let certificate = Arc::new(crate::proto::tls::Certificate {
+            subject: "CN=app.contoso.local".into(),
+            issuer: "CN=Contoso Issuing CA".into(),
+            dns_names: vec!["app.contoso.local".into()],
+            ..Default::default()
+        });
+        let attempt = |id: u32| Attempt {
+            id,
+            connection: id,
+            client: "192.0.2.10:50000".into(),
+            destination: Destination {
+                name: Some("app.contoso.local".into()),
+                ip: Some("192.0.2.80".into()),
+                port: Some(443),
+            },
+            name_source: Some(NameSource::Sni),
+            path: Path::Direct,
+            proxy: None,
+            outcome: Outcome::Ok,
+            http_status: None,
+            syn_retransmits: 0,
+            conn_state: "SF",
+            start: "2024-05-01T12:00:00.000000Z".into(),
+            frames: vec![1],
+            wireshark_filter: String::new(),
+            required: None,
+            tls: Some(Box::new(TlsFacts {
+                sni: Some("app.contoso.local".into()),
+                version: Some("TLS 1.2"),
+                client_max_version: Some("TLS 1.3"),
+                alert: None,
+                certificate: Some(Arc::clone(&certificate)),
+                certificate_request: false,
+            })),
+            pid: None,
+            detail: String::new(),
+            service_tag: None,
+            start_nanos: 0,
+        };
+        let mut report = crate::diagnose::error_report(
+            "t",
+            &crate::capture::CaptureError::Empty,
+            &crate::analyze::Options::default(),
+        );
+        report.attempts = vec![attempt(1), attempt(2)];
+        redact(&mut report, &table, &Key::from_passphrase("k"));
+        let seen: Vec<(&str, &[String])> = report
+            .attempts
+            .iter()
+            .map(|a| a.tls.as_ref().expect("tls"))
+            .map(|t| (t.subject().expect("subject"), t.dns_names()))
+            .collect();
+        let pseudonym = &seen[0].1[0];
+        assert!(pseudonym.ends_with(".redacted.invalid"), "{pseudonym}");
+        assert_eq!(seen[0].0, format!("CN={pseudonym}"));
+        assert_eq!(seen[0], seen[1], "the same pseudonyms in both attempts");
+        assert_eq!(
+            certificate.subject, "CN=app.contoso.local",
+            "the shared original is untouched"
+        );
     }
 }

@@ -133,7 +133,7 @@ fn tls_summary(a: &Attempt) -> String {
         (None, Some(offered)) => format!("no ServerHello, client offered up to {offered}"),
         (None, None) => "TLS".to_string(),
     };
-    let issuer = match (&tls.issuer, tls.version) {
+    let issuer = match (tls.issuer(), tls.version) {
         (Some(issuer), _) => {
             let cn = issuer
                 .rsplit("CN=")

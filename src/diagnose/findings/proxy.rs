@@ -274,10 +274,7 @@ pub(super) fn tls_findings(attempts: &[Attempt]) -> Vec<Finding> {
     let mut out = Vec::new();
     let inspected: Vec<&Attempt> = attempts.iter().filter(|a| a.outcome == Outcome::TlsInspected).collect();
     if !inspected.is_empty() {
-        let mut issuers: Vec<&str> = inspected
-            .iter()
-            .filter_map(|a| a.tls.as_ref()?.issuer.as_deref())
-            .collect();
+        let mut issuers: Vec<&str> = inspected.iter().filter_map(|a| a.tls.as_ref()?.issuer()).collect();
         issuers.dedup();
         out.push(finding(
             Spec {
