@@ -3,8 +3,8 @@
 # callgrind) for the whole analysis of a fixed capture, and compares them with the baseline committed
 # in benches/instructions.baseline. Wall-clock time varies by tens of percent on a shared VM; the
 # instruction count of the same binary on the same input varies by well under 1 %.
-# The pass runs on one thread (--pipeline off): the two-thread pipeline adds a copy of the payloads and
-# a queue whose cost depends on how the threads meet, which is what a stable count must leave out.
+# The pass runs on one thread (--pipeline off): the two-thread pipeline adds a queue whose cost depends
+# on how the threads meet, which is what a stable count must leave out.
 #
 #   benches/instructions.sh            check: exit 1 if the count grew more than LIMIT_PERCENT
 #   benches/instructions.sh --update   measure and write the baseline

@@ -6,10 +6,11 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use capdoc::analyze::{analyze_reader, packet_pass, Options};
+use capdoc::analyze::{analyze_reader, Options};
 use capdoc::capture::{CaptureReader, Limits};
 use capdoc::decode::{Decoder, Transport};
 use capdoc::flow::{ConnectionTable, FlowLimits, FrameRef, Origin};
+use capdoc::pass::packet_pass;
 use capdoc::proto;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 

@@ -11,7 +11,6 @@ use crate::endpoints::service_tags::ServiceTags;
 use crate::endpoints::Table;
 use crate::flow::FlowLimits;
 use crate::pass;
-pub use crate::pass::{packet_pass, PacketPass, WindowsFacts};
 use crate::report::model::CaptureReport;
 
 /// What the user asked for that changes the analysis.
@@ -84,11 +83,11 @@ impl Pipeline {
 }
 
 /// The packet pass as `opts` asks for it.
-fn run_pass(reader: CaptureReader, opts: &Options) -> PacketPass {
+fn run_pass(reader: CaptureReader, opts: &Options) -> pass::PacketPass {
     if opts.pipeline.splits() {
         pass::packet_pass_pipelined(reader, opts)
     } else {
-        packet_pass(reader, opts)
+        pass::packet_pass(reader, opts)
     }
 }
 

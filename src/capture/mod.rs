@@ -875,8 +875,8 @@ mod pcapng_tests {
         }
     }
 
-    /// Record `i` of [`many_records`]: a length from 1 to 3,001 bytes that does not
-    /// divide the buffer, and bytes that say which record and offset they are.
+    /// Record `i` of the test below: a length from 1 to 3,001 bytes, which does
+    /// not divide the buffer, and bytes that say which record and offset they are.
     fn record_bytes(i: u32) -> Vec<u8> {
         let len = 1 + (i.wrapping_mul(2_654_435_761) >> 20) % 3001;
         (0..len).map(|k| (i.wrapping_mul(31).wrapping_add(k)) as u8).collect()

@@ -38,9 +38,9 @@ pub(super) struct Context<'a> {
     pub rows: RowMemo,
 }
 
-/// The table row of each name already looked up, per port. A capture's attempts
-/// go to few names, and a table lookup compares the name with every row.
-/// Lookups with a URL path are not kept (plain HTTP, a few per capture).
+/// The table row of each name already looked up, per port (see
+/// [`Context::required_ref`]). A capture's attempts go to few names, and a
+/// table lookup compares the name with every row.
 #[derive(Default)]
 pub(super) struct RowMemo(RefCell<Rows>);
 
@@ -53,18 +53,22 @@ struct Rows {
 impl RowMemo {
     /// Names remembered in all: a scan of made-up names must not grow it without end.
     const MAX_NAMES: usize = 4096;
+}
 
-    fn required_ref(&self, table: &Table, name: Option<&str>, port: u16, path: Option<&str>) -> Option<RequiredRef> {
+impl Context<'_> {
+    /// The table row a destination falls under. Lookups with a URL path are not
+    /// remembered (plain HTTP, a few per capture).
+    fn required_ref(&self, name: Option<&str>, port: u16, path: Option<&str>) -> Option<RequiredRef> {
         let name = name?;
         if path.is_some() {
-            return required_ref(table, name, port, path);
+            return required_ref(self.table, name, port, path);
         }
-        let mut rows = self.0.borrow_mut();
+        let mut rows = self.rows.0.borrow_mut();
         if let Some(known) = rows.by_port.get(&port).and_then(|names| names.get(name)) {
             return known.clone();
         }
-        let found = required_ref(table, name, port, None);
-        if rows.kept < Self::MAX_NAMES {
+        let found = required_ref(self.table, name, port, None);
+        if rows.kept < RowMemo::MAX_NAMES {
             rows.kept += 1;
             let names = rows.by_port.entry(port).or_default();
             names.insert(name.to_string(), found.clone());
@@ -216,8 +220,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
         .map(|n| (n, NameSource::Sni))
         .or_else(|| http_host.map(|h| (h, NameSource::HttpHost)))
         .or_else(|| cx.names.name_of(conn.server.ip(), conn.first.ts));
-    let required = cx.rows.required_ref(
-        cx.table,
+    let required = cx.required_ref(
         name.as_ref().map(|(n, _)| n.as_str()),
         conn.server.port(),
         path.as_deref(),
@@ -331,7 +334,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             };
             let literal: Option<IpAddr> = host.as_deref().and_then(|h| h.parse().ok());
             let name = host.filter(|_| literal.is_none());
-            let required = cx.rows.required_ref(cx.table, name.as_deref(), port, path.as_deref());
+            let required = cx.required_ref(name.as_deref(), port, path.as_deref());
             let tunnel = i == last && protocols.http.tunnel.is_some();
             let view = if tunnel {
                 TlsView::of(protocols)
@@ -674,14 +677,29 @@ mod tests {
     #[test]
     fn remembered_rows_are_the_table_rows() {
         let table = Table::public();
-        let memo = RowMemo::default();
+        let (dns, service_tags, ca_set, proxies) = (
+            DnsLog::default(),
+            crate::endpoints::service_tags::ServiceTags::default(),
+            CaSet::azure(),
+            HashSet::new(),
+        );
+        let cx = Context {
+            names: NameBook::new(&dns, &[]),
+            service_tags: &service_tags,
+            table: &table,
+            ca_set: &ca_set,
+            proxies: &proxies,
+            capture_end: 0,
+            interfaces: &[],
+            rows: RowMemo::default(),
+        };
         let direct = |name: &str, port: u16, path: Option<&str>| {
             table
                 .lookup(name, port, path)
                 .map(|row| (row.pattern.clone(), row.port))
         };
         let remembered = |name: &str, port: u16, path: Option<&str>| {
-            memo.required_ref(&table, Some(name), port, path)
+            cx.required_ref(Some(name), port, path)
                 .map(|r| (r.pattern.to_string(), r.port))
         };
         // Names of the table first, so that they are remembered; then enough others to fill the memo.
@@ -707,7 +725,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(memo.0.borrow().kept, RowMemo::MAX_NAMES);
+        assert_eq!(cx.rows.0.borrow().kept, RowMemo::MAX_NAMES);
         assert!(
             direct("contoso.msappproxy.net", 443, None).is_some(),
             "a required name is in the test"

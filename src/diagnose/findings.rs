@@ -8,8 +8,9 @@ mod proxy;
 use std::collections::{BTreeMap, HashMap};
 
 use super::{ip_field, syn_filter, time};
-use crate::analyze::{Options, PacketPass};
+use crate::analyze::Options;
 use crate::flow::Connection;
+use crate::pass::PacketPass;
 use crate::proto::dns::Lookup;
 use crate::report::model::*;
 use std::net::SocketAddr;

@@ -11,10 +11,11 @@ pub mod time;
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::analyze::{Options, PacketPass};
+use crate::analyze::Options;
 use crate::capture::CaptureError;
 use crate::endpoints::{self, Table};
 use crate::flow::{Connection, Side};
+use crate::pass::PacketPass;
 use crate::proto::http::Target;
 use crate::proto::Protocols;
 use crate::report::model::*;

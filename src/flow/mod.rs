@@ -31,7 +31,7 @@ pub enum Side {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameRef {
     /// Frames are numbered from 1, so 0 is free to mean "none": an optional
-    /// frame costs no more than a frame, and a connection holds eight of them.
+    /// frame costs no more than a frame, and a connection holds several of them.
     number: NonZeroU64,
     pub ts: i64,
 }

@@ -2,7 +2,7 @@
 //! never contacted, names that do not resolve, and proxy auto-discovery.
 
 use super::{frames_of, ids, unattached};
-use crate::analyze::PacketPass;
+use crate::pass::PacketPass;
 use crate::proto::dns::Lookup;
 use crate::report::model::*;
 
