@@ -9,7 +9,7 @@
 pub mod reassembly;
 pub mod seq;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU64;
 
@@ -290,6 +290,59 @@ impl FlowKey {
     }
 }
 
+impl FlowKey {
+    fn of(conn: &Connection) -> Self {
+        FlowKey::new(conn.client, conn.server)
+    }
+}
+
+/// The newest connection on each 4-tuple, by its index in the connection list.
+///
+/// The table holds the index alone (4 bytes a slot, against 64 for a key and a
+/// value) and compares a probe with the connection record the index names: a
+/// match is about to be updated, so that record is read anyway, and at 4 GiB
+/// of capture the index is about 0.5 MB instead of 8. aHash is keyed per run
+/// like SipHash, so a crafted capture cannot force collisions, at a fraction
+/// of SipHash's cost.
+#[derive(Default)]
+struct FlowIndex {
+    slots: hashbrown::HashTable<u32>,
+    hasher: ahash::RandomState,
+}
+
+impl FlowIndex {
+    /// The newest connection between `a` and `b`, either way round.
+    fn get(&self, a: SocketAddr, b: SocketAddr, connections: &[Connection]) -> Option<usize> {
+        let hash = self.hasher.hash_one(FlowKey::new(a, b));
+        // Comparing the addresses costs less than packing the record's key, and
+        // means the same: addresses are built from the packets' IP and port alone.
+        let between = |c: &Connection| (c.client == a && c.server == b) || (c.client == b && c.server == a);
+        let found = self.slots.find(hash, |&i| between(&connections[i as usize]))?;
+        Some(*found as usize)
+    }
+
+    /// Points the 4-tuple of `connections[index]` at it, in place of any older
+    /// connection on the same 4-tuple.
+    fn insert(&mut self, index: usize, connections: &[Connection]) {
+        let key = FlowKey::of(&connections[index]);
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(key);
+        let entry = self.slots.entry(
+            hash,
+            |&i| FlowKey::of(&connections[i as usize]) == key,
+            |&i| hasher.hash_one(FlowKey::of(&connections[i as usize])),
+        );
+        // Connection ids are u32 (index + 1), so an index fits.
+        let index = index as u32;
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(mut older) => *older.get_mut() = index,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
+        }
+    }
+}
+
 fn packed_ip(ip: IpAddr) -> u128 {
     match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().to_bits(),
@@ -301,9 +354,8 @@ fn packed_ip(ip: IpAddr) -> u128 {
 #[derive(Default)]
 pub struct ConnectionTable {
     pub connections: Vec<Connection>,
-    /// The newest connection on each 4-tuple. aHash: keyed per run like SipHash, so a
-    /// crafted capture cannot force collisions, at a fraction of SipHash's cost.
-    latest: HashMap<FlowKey, usize, ahash::RandomState>,
+    /// The newest connection on each 4-tuple.
+    latest: FlowIndex,
     limits: FlowLimits,
     stream_bytes_used: usize,
     /// Connections whose streams are worth reading, oldest first, waiting for
@@ -326,9 +378,8 @@ impl ConnectionTable {
     pub fn on_segment(&mut self, frame: FrameRef, src: IpAddr, dst: IpAddr, seg: &TcpSegment<'_>, origin: Origin) {
         let from = SocketAddr::new(src, seg.src_port);
         let to = SocketAddr::new(dst, seg.dst_port);
-        let key = FlowKey::new(from, to);
         let flags = seg.flags;
-        let existing = self.latest.get(&key).copied();
+        let existing = self.latest.get(from, to, &self.connections);
         let index = if flags.syn() && !flags.ack() {
             match existing {
                 Some(i) if self.is_same_syn(i, from, seg.seq) => {
@@ -341,7 +392,7 @@ impl ConnectionTable {
                     conn.packets[Side::Client as usize] += 1;
                     return;
                 }
-                _ => match self.open(key, frame, from, to) {
+                _ => match self.open(frame, from, to) {
                     Some(i) => {
                         let conn = &mut self.connections[i];
                         conn.isn = Some(SeqNumber(seg.seq));
@@ -357,7 +408,7 @@ impl ConnectionTable {
                 Some(i) => i,
                 None => {
                     let (client, server) = guess_roles(from, to, flags.syn() && flags.ack(), origin.direction);
-                    match self.open(key, frame, client, server) {
+                    match self.open(frame, client, server) {
                         Some(i) => i,
                         None => return,
                     }
@@ -377,8 +428,10 @@ impl ConnectionTable {
             return;
         }
         let from = SocketAddr::new(src, seg.src_port);
-        let key = FlowKey::new(from, SocketAddr::new(dst, seg.dst_port));
-        let Some(&index) = self.latest.get(&key) else { return };
+        let to = SocketAddr::new(dst, seg.dst_port);
+        let Some(index) = self.latest.get(from, to, &self.connections) else {
+            return;
+        };
         let conn = &mut self.connections[index];
         if conn.client == from && conn.isn == Some(SeqNumber(seg.seq)) {
             conn.local_drop.get_or_insert(LocalDrop { frame, interface });
@@ -390,7 +443,7 @@ impl ConnectionTable {
         conn.client == from && conn.isn == Some(SeqNumber(seq))
     }
 
-    fn open(&mut self, key: FlowKey, frame: FrameRef, client: SocketAddr, server: SocketAddr) -> Option<usize> {
+    fn open(&mut self, frame: FrameRef, client: SocketAddr, server: SocketAddr) -> Option<usize> {
         if self.connections.len() >= self.limits.max_connections {
             self.untracked_segments += 1;
             return None;
@@ -422,7 +475,7 @@ impl ConnectionTable {
             ],
             streams_done: false,
         });
-        self.latest.insert(key, index);
+        self.latest.insert(index, &self.connections);
         Some(index)
     }
 
@@ -507,7 +560,7 @@ impl ConnectionTable {
     /// read yet.
     pub fn end_of_capture(&mut self) -> Vec<usize> {
         self.ready = VecDeque::new();
-        self.latest = HashMap::default();
+        self.latest = FlowIndex::default();
         (0..self.connections.len())
             .filter(|&i| !self.connections[i].streams_done)
             .collect()
@@ -532,7 +585,7 @@ impl ConnectionTable {
         let Some(quoted) = message.quoted else { return };
         let client = SocketAddr::new(quoted.src, quoted.src_port);
         let server = SocketAddr::new(quoted.dst, quoted.dst_port);
-        let Some(&index) = self.latest.get(&FlowKey::new(client, server)) else {
+        let Some(index) = self.latest.get(client, server, &self.connections) else {
             return;
         };
         let conn = &mut self.connections[index];
@@ -761,6 +814,68 @@ mod tests {
         let mapped_a: SocketAddr = "[::ffff:192.0.2.1]:40000".parse().expect("addr");
         let mapped_b: SocketAddr = "[::ffff:203.0.113.5]:443".parse().expect("addr");
         assert_ne!(FlowKey::new(a, b), FlowKey::new(mapped_a, mapped_b));
+    }
+
+    #[test]
+    fn the_index_finds_every_connection_both_ways_as_it_grows() {
+        let server_v6: IpAddr = "2001:db8::5".parse().expect("addr");
+        let client_v6: IpAddr = "2001:db8::10".parse().expect("addr");
+        let ends = |i: u16| {
+            if i % 3 == 0 {
+                (client_v6, server_v6)
+            } else {
+                (IpAddr::from(CLIENT), IpAddr::from(SERVER))
+            }
+        };
+        let segment = |src_port, dst_port, seq, flags| TcpSegment {
+            src_port,
+            dst_port,
+            seq,
+            ack: 0,
+            flags: TcpFlags(flags),
+            window: 1000,
+            payload: b"",
+            wire_len: 0,
+        };
+        let mut t = ConnectionTable::default();
+        // Enough connections for the index to grow several times over.
+        const N: u16 = 3000;
+        for i in 0..N {
+            let (client, server) = ends(i);
+            let syn = segment(10_000 + i, 443, u32::from(i), SYN);
+            t.on_segment(
+                FrameRef::new(u64::from(i) + 1, 0),
+                client,
+                server,
+                &syn,
+                Origin::default(),
+            );
+        }
+        for i in 0..N {
+            let (client, server) = ends(i);
+            let answer = segment(443, 10_000 + i, 0, SYNACK);
+            t.on_segment(
+                FrameRef::new(u64::from(N + i) + 1, 1),
+                server,
+                client,
+                &answer,
+                Origin::default(),
+            );
+        }
+        assert_eq!(t.connections.len(), usize::from(N));
+        for (i, c) in t.connections.iter().enumerate() {
+            assert_eq!(c.client.port(), 10_000 + i as u16);
+            assert_eq!(c.packets, [1, 1], "connection {i} got its answer and nothing else");
+        }
+        // A new SYN on a used 4-tuple opens a connection, and the index moves to it.
+        let (client, server) = ends(7);
+        let reuse = segment(10_007, 443, 99_999, SYN);
+        t.on_segment(FrameRef::new(10_000, 2), client, server, &reuse, Origin::default());
+        let answer = segment(443, 10_007, 0, SYNACK);
+        t.on_segment(FrameRef::new(10_001, 3), server, client, &answer, Origin::default());
+        assert_eq!(t.connections.len(), usize::from(N) + 1);
+        assert_eq!(t.connections[7].packets, [1, 1]);
+        assert_eq!(t.connections[usize::from(N)].packets, [1, 1]);
     }
 
     #[test]
