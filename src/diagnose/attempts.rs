@@ -249,7 +249,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
         http_status,
         syn_retransmits: conn.syn_retransmits,
         conn_state: conn.conn_state(),
-        start: time::rfc3339(conn.first.ts),
+        start_nanos: conn.first.ts,
         frames,
         wireshark_filter: connection_filter(conn),
         required,
@@ -266,7 +266,6 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
             port: Some(conn.server.port()),
         },
         detail,
-        start_nanos: conn.first.ts,
     })
 }
 
@@ -289,7 +288,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
         http_status: None,
         syn_retransmits: conn.syn_retransmits,
         conn_state: conn.conn_state(),
-        start: time::rfc3339(conn.first.ts),
+        start_nanos: conn.first.ts,
         frames,
         wireshark_filter: connection_filter(conn),
         required: None,
@@ -297,7 +296,6 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
         pid: conn.process_id,
         detail,
         service_tag: None,
-        start_nanos: conn.first.ts,
     };
     let exchanges = &protocols.http.exchanges;
     if exchanges.is_empty() {

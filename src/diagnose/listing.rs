@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use super::attempts::syn_filter;
+use super::time;
 use crate::report::model::*;
 
 /// What a report lists at most.
@@ -199,6 +200,8 @@ fn groups(attempts: &[Attempt], grouping: &Grouping, keep: &[bool]) -> Vec<Attem
     let mut out: Vec<AttemptGroup> = Vec::new();
     // Each group's place in `out`, once it has an unlisted attempt.
     let mut place: Vec<Option<usize>> = vec![None; grouping.members.len()];
+    // Each group's latest start, formatted once at the end.
+    let mut last_start: Vec<i64> = Vec::new();
     for (i, a) in attempts.iter().enumerate().filter(|&(i, _)| !keep[i]) {
         let group = grouping.group_of[i];
         let at = *place[group].get_or_insert_with(|| {
@@ -211,21 +214,25 @@ fn groups(attempts: &[Attempt], grouping: &Grouping, keep: &[bool]) -> Vec<Attem
                 required: a.required.clone(),
                 count: 0,
                 listed: members.iter().filter(|&&m| keep[m]).count() as u64,
-                first_start: a.start.clone(),
-                last_start: a.start.clone(),
+                first_start: a.start(),
+                last_start: String::new(),
                 frames: Vec::new(),
                 syn_retransmits: 0,
                 wireshark_filter: group_filter(a),
             });
+            last_start.push(a.start_nanos);
             out.len() - 1
         });
         let g = &mut out[at];
         g.count += 1;
-        g.last_start.clone_from(&a.start);
+        last_start[at] = a.start_nanos;
         g.syn_retransmits += u64::from(a.syn_retransmits);
         if g.frames.len() < 10 {
             g.frames.extend(a.frames.first());
         }
+    }
+    for (g, nanos) in out.iter_mut().zip(last_start) {
+        g.last_start = time::rfc3339(nanos);
     }
     out
 }
@@ -262,7 +269,6 @@ mod tests {
             http_status: None,
             syn_retransmits: 2,
             conn_state: "S0",
-            start: format!("2024-05-01T12:00:{:02}.000000Z", id % 60),
             frames: vec![u64::from(id) * 3],
             wireshark_filter: String::new(),
             required: None,
@@ -270,7 +276,8 @@ mod tests {
             pid: None,
             detail: String::new(),
             service_tag: None,
-            start_nanos: i64::from(id),
+            // 2024-05-01T12:00:00Z, plus a second per id.
+            start_nanos: (1_714_564_800 + i64::from(id % 60)) * 1_000_000_000,
         }
     }
 

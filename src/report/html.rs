@@ -402,6 +402,7 @@ fn write_attempts<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
             None => "not required".to_string(),
         };
         let frames: Vec<String> = a.frames.iter().map(u64::to_string).collect();
+        let start = a.start();
         writeln!(
             out,
             "<tr id=\"attempt-{id}\"><td class=\"num\" data-sort=\"{id}\">{id}</td>\
@@ -410,7 +411,7 @@ fn write_attempts<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"tls\" title=\"{}\">{}</td>\
              <td class=\"what\">{}<br><span class=\"sub\">frames {}</span><br><code>{}</code></td></tr>",
             a.start_nanos,
-            esc(a.start.get(11..26).unwrap_or(&a.start)),
+            esc(start.get(11..26).unwrap_or(&start)),
             esc(&a.client),
             esc(&a.destination_label()),
             required,

@@ -139,11 +139,12 @@ pub fn write<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
         writeln!(out, "|---:|---|---|---|---|---:|---:|---|")?;
         for a in &r.attempts {
             let frames: Vec<String> = a.frames.iter().take(8).map(u64::to_string).collect();
+            let start = a.start();
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {}{} |",
                 a.id,
-                md(a.start.get(11..23).unwrap_or(&a.start)),
+                md(start.get(11..23).unwrap_or(&start)),
                 code(&a.destination_label(), true),
                 if a.outcome.failed() {
                     format!("**{}**", a.outcome.as_str())

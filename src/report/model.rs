@@ -273,7 +273,11 @@ pub struct Attempt {
     pub http_status: Option<u16>,
     pub syn_retransmits: u32,
     pub conn_state: &'static str,
-    pub start: String,
+    /// When the connection started, as Unix nanoseconds for arithmetic; the
+    /// report shows RFC 3339. Formatted only for what is shown: most attempts
+    /// of a large capture are counted in groups, never listed.
+    #[serde(rename = "start", serialize_with = "rfc3339")]
+    pub start_nanos: i64,
     pub frames: Vec<u64>,
     pub wireshark_filter: String,
     pub required: Option<RequiredRef>,
@@ -285,12 +289,18 @@ pub struct Attempt {
     /// capdoc extension: the Azure service tag of the address, for attempts
     /// without a name, when `--service-tags` was given.
     pub service_tag: Option<String>,
-    /// `start` as Unix nanoseconds, for arithmetic.
-    #[serde(skip)]
-    pub start_nanos: i64,
+}
+
+fn rfc3339<S: serde::Serializer>(nanos: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::diagnose::time::rfc3339(*nanos))
 }
 
 impl Attempt {
+    /// When the connection started, in RFC 3339.
+    pub fn start(&self) -> String {
+        crate::diagnose::time::rfc3339(self.start_nanos)
+    }
+
     /// `name (ip):port`, `ip:port` or `name:port`, plus the proxy when there is one.
     pub fn destination_label(&self) -> String {
         destination_label(&self.destination, self.service_tag.as_deref(), self.proxy.as_deref())

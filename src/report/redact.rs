@@ -495,7 +495,6 @@ mod tests {
             http_status: None,
             syn_retransmits: 0,
             conn_state: "SF",
-            start: "2024-05-01T12:00:00.000000Z".into(),
             frames: vec![1],
             wireshark_filter: String::new(),
             required: None,
@@ -510,7 +509,7 @@ mod tests {
             pid: None,
             detail: String::new(),
             service_tag: None,
-            start_nanos: 0,
+            start_nanos: 1_714_564_800 * 1_000_000_000,
         };
         let mut report = crate::diagnose::error_report(
             "t",

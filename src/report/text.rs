@@ -346,9 +346,10 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
             .attempts
             .iter()
             .map(|a| {
+                let start = a.start();
                 [
                     a.id.to_string(),
-                    a.start.get(11..23).unwrap_or(&a.start).to_string(),
+                    start.get(11..23).unwrap_or(&start).to_string(),
                     a.client.clone(),
                     destination(a),
                     a.outcome.as_str().to_string(),
