@@ -369,7 +369,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             attempt.required = required;
             attempt.tls = tls_facts(&view).map(Box::new);
             if let Some(frame) = request_frame {
-                attempt.wireshark_filter = format!("{} || frame.number=={frame}", attempt.wireshark_filter);
+                attempt.wireshark_filter.request_frame = Some(frame);
             }
             attempt
         })
@@ -635,27 +635,13 @@ pub fn ip_field(ip: IpAddr) -> &'static str {
 }
 
 /// A display filter that shows this connection's packets in both directions.
-pub fn connection_filter(conn: &Connection) -> String {
-    let f = ip_field(conn.client.ip());
-    let mut filter = String::with_capacity(128);
-    if conn.icmp.is_some() {
-        filter.push('(');
+pub fn connection_filter(conn: &Connection) -> ConnectionFilter {
+    ConnectionFilter {
+        client: conn.client,
+        server: conn.server,
+        icmp_frame: conn.icmp.as_deref().map(|icmp| icmp.frame.number()),
+        request_frame: None,
     }
-    for (i, end) in [conn.client, conn.server].into_iter().enumerate() {
-        if i > 0 {
-            filter.push_str(" && ");
-        }
-        filter.push_str(f);
-        filter.push_str(".addr==");
-        text::push_ip(&mut filter, end.ip());
-        filter.push_str(" && tcp.port==");
-        text::push_num(&mut filter, end.port());
-    }
-    if let Some(icmp) = conn.icmp.as_deref() {
-        filter.push_str(") || frame.number==");
-        text::push_num(&mut filter, icmp.frame.number());
-    }
-    filter
 }
 
 /// A display filter that shows every SYN to a destination.

@@ -244,7 +244,7 @@ fn group_filter(a: &Attempt) -> String {
     match (a.path, ip, a.destination.port, &a.destination.name) {
         (Path::Direct, Some(ip), Some(port), _) => syn_filter(ip, port),
         (Path::Proxy, _, _, Some(name)) => format!("http.request.uri contains \"{name}\""),
-        _ => a.wireshark_filter.clone(),
+        _ => a.wireshark_filter.to_string(),
     }
 }
 
@@ -270,7 +270,12 @@ mod tests {
             syn_retransmits: 2,
             conn_state: "S0",
             frames: vec![u64::from(id) * 3],
-            wireshark_filter: String::new(),
+            wireshark_filter: ConnectionFilter {
+                client: "192.0.2.10:50000".parse().expect("addr"),
+                server: std::net::SocketAddr::new(ip.parse().expect("addr"), 443),
+                icmp_frame: None,
+                request_frame: None,
+            },
             required: None,
             tls: None,
             pid: None,

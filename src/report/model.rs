@@ -1,9 +1,11 @@
 //! The typed report: what every renderer (text, JSON) shows. Field names and
 //! enum spellings are the JSON schema (`docs/report-schema.md`, schema 1).
 
+use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::proto::tls::Certificate;
 
@@ -279,7 +281,7 @@ pub struct Attempt {
     #[serde(rename = "start", serialize_with = "rfc3339")]
     pub start_nanos: i64,
     pub frames: Vec<u64>,
-    pub wireshark_filter: String,
+    pub wireshark_filter: ConnectionFilter,
     pub required: Option<RequiredRef>,
     /// Boxed: a flood of unanswered SYNs has no handshake, and pays a pointer for it.
     pub tls: Option<Box<TlsFacts>>,
@@ -291,7 +293,51 @@ pub struct Attempt {
     pub service_tag: Option<String>,
 }
 
-fn rfc3339<S: serde::Serializer>(nanos: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+/// The Wireshark display filter of an attempt: its connection's packets in
+/// both directions, and frames that belong with them. Kept as addresses and
+/// written out only when shown, like [`Attempt::start`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionFilter {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// An ICMP error that quotes the connection's SYN.
+    pub icmp_frame: Option<u64>,
+    /// The request an attempt on a proxy connection stands for.
+    pub request_frame: Option<u64>,
+}
+
+impl fmt::Display for ConnectionFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = if self.client.is_ipv6() { "ipv6" } else { "ip" };
+        let (client, server) = (self.client, self.server);
+        if self.icmp_frame.is_some() {
+            f.write_str("(")?;
+        }
+        write!(
+            f,
+            "{field}.addr=={} && tcp.port=={} && {field}.addr=={} && tcp.port=={}",
+            client.ip(),
+            client.port(),
+            server.ip(),
+            server.port()
+        )?;
+        if let Some(frame) = self.icmp_frame {
+            write!(f, ") || frame.number=={frame}")?;
+        }
+        if let Some(frame) = self.request_frame {
+            write!(f, " || frame.number=={frame}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for ConnectionFilter {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+fn rfc3339<S: Serializer>(nanos: &i64, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&crate::diagnose::time::rfc3339(*nanos))
 }
 
@@ -520,4 +566,39 @@ pub struct AttemptGroup {
     pub syn_retransmits: u64,
     /// A display filter that shows traffic to this destination.
     pub wireshark_filter: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_filter_reads_as_wireshark_wants_it() {
+        let filter = ConnectionFilter {
+            client: "192.0.2.10:50000".parse().expect("addr"),
+            server: "203.0.113.5:443".parse().expect("addr"),
+            icmp_frame: None,
+            request_frame: None,
+        };
+        assert_eq!(
+            filter.to_string(),
+            "ip.addr==192.0.2.10 && tcp.port==50000 && ip.addr==203.0.113.5 && tcp.port==443"
+        );
+        // The ICMP error joins the connection's packets; the request is added after.
+        let with_frames = ConnectionFilter {
+            client: "[2001:db8::10]:50000".parse().expect("addr"),
+            server: "[2001:db8::5]:8080".parse().expect("addr"),
+            icmp_frame: Some(7),
+            request_frame: Some(12),
+        };
+        assert_eq!(
+            with_frames.to_string(),
+            "(ipv6.addr==2001:db8::10 && tcp.port==50000 && ipv6.addr==2001:db8::5 && tcp.port==8080) \
+             || frame.number==7 || frame.number==12"
+        );
+        assert_eq!(
+            serde_json::to_string(&with_frames).expect("json"),
+            format!("\"{with_frames}\"")
+        );
+    }
 }

@@ -152,9 +152,13 @@ impl<'a> Pseudonyms<'a> {
     }
 
     /// `ip:port`, `[v6]:port`, a bare address, or anything else left as it is.
+    fn socket(&mut self, addr: SocketAddr) -> SocketAddr {
+        SocketAddr::new(self.address(addr.ip()), addr.port())
+    }
+
     fn endpoint(&mut self, text: &str) -> String {
         if let Ok(sa) = text.parse::<SocketAddr>() {
-            return SocketAddr::new(self.address(sa.ip()), sa.port()).to_string();
+            return self.socket(sa).to_string();
         }
         if let Ok(ip) = text.parse::<IpAddr>() {
             return self.address(ip).to_string();
@@ -349,7 +353,8 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
                 sentence(&mut p, &mut certificate.subject);
             }
         }
-        sentence(&mut p, &mut a.wireshark_filter);
+        let filter = &mut a.wireshark_filter;
+        (filter.client, filter.server) = (p.socket(filter.client), p.socket(filter.server));
         sentence(&mut p, &mut a.detail);
     }
     for g in &mut report.attempt_groups {
@@ -496,7 +501,12 @@ mod tests {
             syn_retransmits: 0,
             conn_state: "SF",
             frames: vec![1],
-            wireshark_filter: String::new(),
+            wireshark_filter: ConnectionFilter {
+                client: "192.0.2.10:50000".parse().expect("addr"),
+                server: "203.0.113.5:443".parse().expect("addr"),
+                icmp_frame: None,
+                request_frame: None,
+            },
             required: None,
             tls: Some(Box::new(TlsFacts {
                 sni: Some("app.contoso.local".into()),
