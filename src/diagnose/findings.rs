@@ -293,7 +293,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
                 .into(),
             attempts: ids(&silent),
             frames: frames_of(&silent),
-            wireshark_filter: Some(silent[0].wireshark_filter.to_string()),
+            wireshark_filter: Some(silent[0].wireshark_filter.text()),
             rank,
             unlisted_attempts: 0,
         });

@@ -244,7 +244,7 @@ fn group_filter(a: &Attempt) -> String {
     match (a.path, ip, a.destination.port, &a.destination.name) {
         (Path::Direct, Some(ip), Some(port), _) => syn_filter(ip, port),
         (Path::Proxy, _, _, Some(name)) => format!("http.request.uri contains \"{name}\""),
-        _ => a.wireshark_filter.to_string(),
+        _ => a.wireshark_filter.text(),
     }
 }
 

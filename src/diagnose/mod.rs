@@ -5,7 +5,7 @@ mod attempts;
 pub mod catalog;
 mod findings;
 pub mod listing;
-mod text;
+pub(crate) mod text;
 pub mod time;
 
 use std::collections::HashSet;

@@ -423,7 +423,7 @@ fn write_attempts<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
             esc(&tls_text(a)),
             esc(&a.detail),
             esc(&frames.join(", ")),
-            esc(&a.wireshark_filter.to_string()),
+            esc(&a.wireshark_filter.text()),
             id = a.id,
             outcome = a.outcome.as_str(),
         )?;

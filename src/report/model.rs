@@ -1,7 +1,6 @@
 //! The typed report: what every renderer (text, JSON) shows. Field names and
 //! enum spellings are the JSON schema (`docs/report-schema.md`, schema 1).
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -306,34 +305,41 @@ pub struct ConnectionFilter {
     pub request_frame: Option<u64>,
 }
 
-impl fmt::Display for ConnectionFilter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConnectionFilter {
+    /// The filter's text, built without `format!`: a report writes one per
+    /// listed attempt, and the formatting machinery cost more than the rest.
+    pub fn text(&self) -> String {
+        use crate::diagnose::text::{push_ip, push_num};
         let field = if self.client.is_ipv6() { "ipv6" } else { "ip" };
-        let (client, server) = (self.client, self.server);
+        let mut out = String::with_capacity(96);
         if self.icmp_frame.is_some() {
-            f.write_str("(")?;
+            out.push('(');
         }
-        write!(
-            f,
-            "{field}.addr=={} && tcp.port=={} && {field}.addr=={} && tcp.port=={}",
-            client.ip(),
-            client.port(),
-            server.ip(),
-            server.port()
-        )?;
+        for (i, end) in [self.client, self.server].into_iter().enumerate() {
+            if i > 0 {
+                out.push_str(" && ");
+            }
+            out.push_str(field);
+            out.push_str(".addr==");
+            push_ip(&mut out, end.ip());
+            out.push_str(" && tcp.port==");
+            push_num(&mut out, end.port());
+        }
         if let Some(frame) = self.icmp_frame {
-            write!(f, ") || frame.number=={frame}")?;
+            out.push_str(") || frame.number==");
+            push_num(&mut out, frame);
         }
         if let Some(frame) = self.request_frame {
-            write!(f, " || frame.number=={frame}")?;
+            out.push_str(" || frame.number==");
+            push_num(&mut out, frame);
         }
-        Ok(())
+        out
     }
 }
 
 impl Serialize for ConnectionFilter {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(&self.text())
     }
 }
 
@@ -581,7 +587,7 @@ mod tests {
             request_frame: None,
         };
         assert_eq!(
-            filter.to_string(),
+            filter.text(),
             "ip.addr==192.0.2.10 && tcp.port==50000 && ip.addr==203.0.113.5 && tcp.port==443"
         );
         // The ICMP error joins the connection's packets; the request is added after.
@@ -592,13 +598,13 @@ mod tests {
             request_frame: Some(12),
         };
         assert_eq!(
-            with_frames.to_string(),
+            with_frames.text(),
             "(ipv6.addr==2001:db8::10 && tcp.port==50000 && ipv6.addr==2001:db8::5 && tcp.port==8080) \
              || frame.number==7 || frame.number==12"
         );
         assert_eq!(
             serde_json::to_string(&with_frames).expect("json"),
-            format!("\"{with_frames}\"")
+            format!("\"{}\"", with_frames.text())
         );
     }
 }

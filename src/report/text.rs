@@ -335,7 +335,7 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
                 out,
                 "     frames {}; filter: {}",
                 frames.join(","),
-                clean(&a.wireshark_filter.to_string())
+                clean(&a.wireshark_filter.text())
             )?;
         }
         writeln!(out)?;
