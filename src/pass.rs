@@ -20,7 +20,7 @@ use crate::analyze::Options;
 use crate::capture::{CaptureInfo, CaptureReader, Frame, LinkType, INITIAL_BUFFER};
 use crate::decode::duplicate::{DuplicateFilter, Fingerprint, PacketIds};
 use crate::decode::{Decoder, LinkSkip, Skip, TcpSegment, Transport, Unreachable};
-use crate::flow::{ConnectionTable, FrameRef, Origin, Readiness};
+use crate::flow::{ConnectionTable, FrameRef, Origin, Readiness, Side};
 use crate::proto::dns::{self, DnsLog, DnsMessage};
 use crate::proto::{self, tls, wpad, Protocols};
 
@@ -397,9 +397,12 @@ impl Back {
                     self.connections.on_local_drop(at, src, dst, &segment, interface);
                 }
                 while let Some((index, readiness)) = self.connections.pop_ready() {
-                    let streams = &self.connections.connections[index].streams;
+                    let conn = &self.connections.connections[index];
                     let enough = readiness == Readiness::Final
-                        || proto::handshake_complete(streams[0].contiguous(), streams[1].contiguous());
+                        || proto::handshake_complete(
+                            conn.stream(Side::Client).contiguous(),
+                            conn.stream(Side::Server).contiguous(),
+                        );
                     if enough {
                         self.read_streams(index);
                     }
@@ -474,8 +477,11 @@ impl Back {
         let conn = &self.connections.connections[index];
         if conn.server.port() == dns::DNS_PORT {
             // DNS over TCP: client questions, then server answers.
-            for (side, at) in [(0, conn.first), (1, conn.syn_ack.unwrap_or(conn.first))] {
-                for bytes in dns::tcp_messages(conn.streams[side].contiguous()) {
+            for (side, at) in [
+                (Side::Client, conn.first),
+                (Side::Server, conn.syn_ack.unwrap_or(conn.first)),
+            ] {
+                for bytes in dns::tcp_messages(conn.stream(side).contiguous()) {
                     if let Some(message) = dns::parse(bytes) {
                         self.dns_log.record(&message, at.ts, at.number(), "dns");
                     }
@@ -485,7 +491,9 @@ impl Back {
         if self.protocols.len() <= index {
             self.protocols.resize_with(index + 1, || None);
         }
-        let carried_payload = conn.streams.iter().any(|s| !s.contiguous().is_empty());
+        let carried_payload = [Side::Client, Side::Server]
+            .into_iter()
+            .any(|side| !conn.stream(side).contiguous().is_empty());
         self.protocols[index] = carried_payload.then(|| Box::new(proto::inspect(conn, &mut self.certificates)));
         self.connections.release_streams(index);
     }

@@ -114,13 +114,26 @@ pub struct Connection {
     /// Process id recorded with the client's packets (not always the owner).
     pub process_id: Option<u32>,
     pub history: History,
-    /// The first bytes of each direction, until the parsers have read them.
-    pub streams: [Stream; 2],
+    /// The first bytes of each direction (client, server), until the parsers
+    /// have read them; then freed, box and all, so that the connections of a
+    /// long capture keep only their facts (see [`Connection::stream`]).
+    streams: Option<Box<[Stream; 2]>>,
     /// Whether the streams were handed to the parsers (no more data is kept).
     pub streams_done: bool,
 }
 
 impl Connection {
+    /// What is kept of one direction's bytes; nothing once released.
+    pub fn stream(&self, side: Side) -> &Stream {
+        self.streams
+            .as_deref()
+            .map_or(&reassembly::NO_STREAM, |s| &s[side as usize])
+    }
+
+    fn stream_mut(&mut self, side: Side) -> Option<&mut Stream> {
+        Some(&mut self.streams.as_deref_mut()?[side as usize])
+    }
+
     /// Time from the first SYN to the SYN-ACK, in nanoseconds.
     pub fn connect_time(&self) -> Option<i64> {
         Some(self.syn_ack?.ts.saturating_sub(self.syns.first()?.ts))
@@ -397,7 +410,9 @@ impl ConnectionTable {
                         let conn = &mut self.connections[i];
                         conn.isn = Some(SeqNumber(seg.seq));
                         conn.syns.push(frame);
-                        conn.streams[Side::Client as usize].set_base(SeqNumber(seg.seq));
+                        if let Some(stream) = conn.stream_mut(Side::Client) {
+                            stream.set_base(SeqNumber(seg.seq));
+                        }
                         i
                     }
                     None => return,
@@ -469,10 +484,10 @@ impl ConnectionTable {
             local_drop: None,
             process_id: None,
             history: History::default(),
-            streams: [
+            streams: Some(Box::new([
                 Stream::new(self.limits.stream_bytes),
                 Stream::new(self.limits.stream_bytes),
-            ],
+            ])),
             streams_done: false,
         });
         self.latest.insert(index, &self.connections);
@@ -492,7 +507,9 @@ impl ConnectionTable {
             if flags.ack() && side == Side::Server && conn.syn_ack.is_none() && acks_our_syn {
                 conn.syn_ack = Some(frame);
                 conn.answered_syn = conn.syns.iter().rev().find(|s| s.ts <= frame.ts).copied();
-                conn.streams[s].set_base(SeqNumber(seg.seq));
+                if let Some(stream) = conn.stream_mut(Side::Server) {
+                    stream.set_base(SeqNumber(seg.seq));
+                }
             }
         }
         if flags.rst() {
@@ -512,15 +529,17 @@ impl ConnectionTable {
         if seg.wire_len > 0 {
             conn.bytes[s] += u64::from(seg.wire_len);
             conn.first_data[s].get_or_insert(frame);
-            if conn.streams_done {
-                // Read and released: bulk data is only counted.
-                conn.history.note(side, 'd');
-                return;
-            }
+            let stream = match conn.streams.as_deref_mut() {
+                Some(streams) if !conn.streams_done => &mut streams[s],
+                _ => {
+                    // Read (or about to be) and released: bulk data is only counted.
+                    conn.history.note(side, 'd');
+                    return;
+                }
+            };
             // Data on a SYN (TCP Fast Open, RFC 7413) starts after the SYN's own sequence number.
             let data_seq = if flags.syn() { seg.seq.wrapping_add(1) } else { seg.seq };
-            let stream = &mut conn.streams[s];
-            if self.stream_bytes_used >= self.limits.total_stream_bytes && !conn.streams_done {
+            if self.stream_bytes_used >= self.limits.total_stream_bytes {
                 stream.stop_growing();
                 self.stream_budget_exhausted |= stream.cut_short;
             }
@@ -540,10 +559,10 @@ impl ConnectionTable {
         // The parsers read the start of each direction: once both directions have
         // ended, or one has all the bytes kept, nothing they need is still to come.
         let both_closed = conn.reset.is_some() || conn.fin.iter().all(Option::is_some);
-        if both_closed || conn.streams.iter().any(Stream::is_full) {
+        if both_closed || conn.stream(Side::Client).is_full() || conn.stream(Side::Server).is_full() {
             conn.streams_done = true;
             self.ready.push_back((index, Readiness::Final));
-        } else if seg.wire_len > 0 && conn.streams[s].passed_checkpoint() {
+        } else if seg.wire_len > 0 && conn.stream_mut(side).is_some_and(Stream::passed_checkpoint) {
             self.ready.push_back((index, Readiness::Partial));
         }
     }
@@ -568,10 +587,10 @@ impl ConnectionTable {
 
     /// Frees the streams of a connection the parsers have read; later data is counted only.
     pub fn release_streams(&mut self, index: usize) {
-        self.connections[index].streams_done = true;
-        for stream in &mut self.connections[index].streams {
-            self.stream_bytes_used -= stream.memory();
-            stream.release();
+        let conn = &mut self.connections[index];
+        conn.streams_done = true;
+        if let Some(streams) = conn.streams.take() {
+            self.stream_bytes_used -= streams.iter().map(Stream::memory).sum::<usize>();
         }
     }
 
@@ -720,8 +739,8 @@ mod tests {
         assert_eq!(c.conn_state(), "SF");
         assert_eq!(c.history.as_str(), "ShADdFf");
         assert_eq!(c.handshake_rtt(), Some(20_000_000));
-        assert_eq!(c.streams[0].contiguous(), b"hello");
-        assert_eq!(c.streams[1].contiguous(), b"world");
+        assert_eq!(c.stream(Side::Client).contiguous(), b"hello");
+        assert_eq!(c.stream(Side::Server).contiguous(), b"world");
         assert_eq!(c.bytes, [5, 5]);
     }
 
@@ -795,6 +814,15 @@ mod tests {
         assert_eq!(t.pop_ready(), Some((0, Readiness::Final)));
         assert!(t.stream_bytes_held() > 0);
         t.release_streams(0);
+        assert_eq!(t.stream_bytes_held(), 0);
+        assert!(
+            t.connections[0].stream(Side::Client).contiguous().is_empty(),
+            "released"
+        );
+        // Later data is counted, not kept; a late SYN-ACK finds no stream to set.
+        feed(&mut t, 6, 70, seg(true, ACK, 107, b"late"));
+        feed(&mut t, 7, 71, acked(seg(false, SYNACK, 500, b""), 101));
+        assert_eq!(t.connections[0].bytes[Side::Client as usize], 9);
         assert_eq!(t.stream_bytes_held(), 0);
         assert!(t.end_of_capture().is_empty(), "not handed out twice");
     }

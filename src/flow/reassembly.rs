@@ -32,6 +32,16 @@ pub struct Stream {
     held: Option<Box<Held>>,
 }
 
+/// A stream that holds nothing: what a released connection shows.
+pub static NO_STREAM: Stream = Stream {
+    base: None,
+    capacity: 0,
+    checkpoint: 0,
+    dropped_bytes: 0,
+    cut_short: false,
+    held: None,
+};
+
 #[derive(Debug, Default)]
 struct Held {
     data: Vec<u8>,
