@@ -39,8 +39,6 @@ pub struct Response {
     pub offset: usize,
     /// Schemes offered in `Proxy-Authenticate`.
     pub proxy_authenticate: Vec<String>,
-    pub via: Option<String>,
-    pub server: Option<String>,
     /// `X-Squid-Error` or `Proxy-Status`: the proxy says it made this answer.
     pub proxy_error: Option<String>,
 }
@@ -303,28 +301,25 @@ fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
         reason: crate::untrusted::text(resp.reason.unwrap_or_default().as_bytes()),
         offset: at,
         proxy_authenticate: Vec::new(),
-        via: None,
-        server: None,
         proxy_error: None,
     };
     let mut length = None;
     let mut chunked = false;
+    // Only the headers the diagnosis reads are copied out.
     for h in resp.headers.iter() {
-        let value = header_text(h.value);
-        match h.name.to_ascii_lowercase().as_str() {
-            "proxy-authenticate" => {
-                if let Some(scheme) = value.split_whitespace().next() {
-                    response
-                        .proxy_authenticate
-                        .push(scheme.trim_end_matches(',').to_string());
-                }
+        let is = |name: &str| h.name.eq_ignore_ascii_case(name);
+        if is("proxy-authenticate") {
+            if let Some(scheme) = header_text(h.value).split_whitespace().next() {
+                response
+                    .proxy_authenticate
+                    .push(scheme.trim_end_matches(',').to_string());
             }
-            "via" => response.via = Some(value),
-            "server" => response.server = Some(value),
-            "x-squid-error" | "proxy-status" => response.proxy_error = Some(value),
-            "content-length" => length = value.parse::<usize>().ok(),
-            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
-            _ => {}
+        } else if is("x-squid-error") || is("proxy-status") {
+            response.proxy_error = Some(header_text(h.value));
+        } else if is("content-length") {
+            length = header_text(h.value).parse::<usize>().ok();
+        } else if is("transfer-encoding") {
+            chunked = header_text(h.value).to_ascii_lowercase().contains("chunked");
         }
     }
     let body_start = at + head_len;
