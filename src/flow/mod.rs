@@ -280,8 +280,9 @@ impl Default for FlowLimits {
 /// The two endpoints in a fixed order, so both directions find one entry.
 ///
 /// Packed into integers (IPv4 as its IPv4-mapped IPv6 form, with the family
-/// kept apart) because it is built, compared and hashed for every segment;
-/// hashing two `SocketAddr`s walks their enums field by field.
+/// kept apart) because it is built and hashed for every segment; hashing two
+/// `SocketAddr`s walks their enums field by field. [`FlowIndex`] keeps no key:
+/// it hashes this one and compares the connection records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct FlowKey {
     low: u128,
@@ -301,9 +302,7 @@ impl FlowKey {
             ports: v6 | u64::from(low.1) << 16 | u64::from(high.1),
         }
     }
-}
 
-impl FlowKey {
     fn of(conn: &Connection) -> Self {
         FlowKey::new(conn.client, conn.server)
     }
