@@ -13,6 +13,7 @@
 # Environment: CAPDOC (default target/release/capdoc, built if missing), LIMIT_PERCENT (default 10).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NAME=instructions.sh
 BASELINE=$ROOT/benches/instructions.baseline
 CAPDOC=${CAPDOC:-$ROOT/target/release/capdoc}
 LIMIT_PERCENT=${LIMIT_PERCENT:-10}
@@ -20,15 +21,12 @@ SIZE=8M
 SEED=7
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/capdoc-instructions.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# shellcheck source=benches/lib/guard.sh
+source "$ROOT/benches/lib/guard.sh"
 
-die() { echo "instructions.sh: $*" >&2; exit 2; }
 command -v valgrind >/dev/null || die "valgrind is not installed (apt-get install valgrind)"
 [[ -x $CAPDOC ]] || cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-cargo build --release --quiet --manifest-path "$ROOT/tools/capgen/Cargo.toml" \
-    --target-dir "${CAPGEN_TARGET:-$ROOT/tools/capgen/target}"
-CAPGEN=${CAPGEN_TARGET:-$ROOT/tools/capgen/target}/release/capgen
-
-"$CAPGEN" "$WORK/fixed.pcap" "$SIZE" "$SEED" 2>/dev/null
+fixed_capture "$SIZE" "$SEED"
 # A fixed, minimal environment: the environment's size shifts the stack and can change counts.
 # capdoc exits 1 when the capture shows problems (this one does): only 2 and above are failures.
 rc=0
@@ -38,21 +36,5 @@ rc=0
 count=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$WORK/callgrind.log")
 [[ -n $count ]] || die "no instruction count from callgrind"
 
-if [[ ${1:-} == --update ]]; then
-    printf '%s\n' "# capdoc analyze --format json on capgen $SIZE seed $SEED, instructions (callgrind)" \
-        "# $(date -u +%Y-%m-%d), $(rustc --version)" "$count" >"$BASELINE"
-    echo "instructions.sh: baseline set to $count"
-    exit 0
-fi
-
-[[ -f $BASELINE ]] || die "no baseline; run with --update"
-baseline=$(grep -v '^#' "$BASELINE" | head -n 1)
-change=$(awk -v n="$count" -v b="$baseline" 'BEGIN { printf "%+.1f", (n - b) * 100 / b }')
-echo "instructions.sh: $count instructions, baseline $baseline ($change %, limit +$LIMIT_PERCENT %)"
-if awk -v n="$count" -v b="$baseline" -v l="$LIMIT_PERCENT" 'BEGIN { exit !(n > b * (1 + l / 100)) }'; then
-    echo "instructions.sh: FAIL: the analysis costs more than $LIMIT_PERCENT % over the baseline" >&2
-    exit 1
-fi
-if awk -v n="$count" -v b="$baseline" -v l="$LIMIT_PERCENT" 'BEGIN { exit !(n < b * (1 - l / 100)) }'; then
-    echo "instructions.sh: much cheaper than the baseline: consider benches/instructions.sh --update"
-fi
+check_against_baseline "$count" instructions \
+    "capdoc analyze --format json on capgen $SIZE seed $SEED, instructions (callgrind)" "${1:-}"
