@@ -9,7 +9,7 @@ use std::path::Path;
 use capdoc::analyze::{analyze_reader, Options};
 use capdoc::capture::{CaptureReader, Limits};
 use capdoc::decode::{Decoder, Transport};
-use capdoc::flow::{ConnectionTable, FlowLimits, FrameRef, Origin, Side};
+use capdoc::flow::{ConnectionTable, FlowLimits, FrameRef, Origin};
 use capdoc::pass::packet_pass;
 use capdoc::proto;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -152,7 +152,7 @@ fn stages(c: &mut Criterion) {
     let bytes_kept: usize = table
         .connections
         .iter()
-        .flat_map(|c| [c.stream(Side::Client), c.stream(Side::Server)])
+        .flat_map(|c| c.streams())
         .map(|s| s.contiguous().len())
         .sum();
     let mut group = c.benchmark_group("parsers");

@@ -384,25 +384,22 @@ impl Back {
                 dropped_on,
                 fingerprint,
             } => {
-                if self.duplicates.is_copy(fingerprint, at.ts) {
-                    // As for a later appearance by packet id: a drop verdict on a
-                    // copy means the packet never left the host.
-                    if let Some(interface) = dropped_on {
-                        self.connections.on_local_drop(at, src, dst, &segment, interface);
-                    }
-                    return;
+                let counted = !self.duplicates.is_copy(fingerprint, at.ts);
+                if counted {
+                    self.connections.on_segment(at, src, dst, &segment, origin);
                 }
-                self.connections.on_segment(at, src, dst, &segment, origin);
+                // On a capture duplicate too, as on a later appearance by packet id:
+                // a drop verdict means the packet never left the host.
                 if let Some(interface) = dropped_on {
                     self.connections.on_local_drop(at, src, dst, &segment, interface);
                 }
+                if !counted {
+                    return;
+                }
                 while let Some((index, readiness)) = self.connections.pop_ready() {
-                    let conn = &self.connections.connections[index];
+                    let [client, server] = self.connections.connections[index].streams();
                     let enough = readiness == Readiness::Final
-                        || proto::handshake_complete(
-                            conn.stream(Side::Client).contiguous(),
-                            conn.stream(Side::Server).contiguous(),
-                        );
+                        || proto::handshake_complete(client.contiguous(), server.contiguous());
                     if enough {
                         self.read_streams(index);
                     }
@@ -491,9 +488,7 @@ impl Back {
         if self.protocols.len() <= index {
             self.protocols.resize_with(index + 1, || None);
         }
-        let carried_payload = [Side::Client, Side::Server]
-            .into_iter()
-            .any(|side| !conn.stream(side).contiguous().is_empty());
+        let carried_payload = conn.streams().iter().any(|s| !s.contiguous().is_empty());
         self.protocols[index] = carried_payload.then(|| Box::new(proto::inspect(conn, &mut self.certificates)));
         self.connections.release_streams(index);
     }

@@ -123,11 +123,24 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// What is kept of each direction's bytes (client, server); nothing once released.
+    pub fn streams(&self) -> [&Stream; 2] {
+        match self.streams.as_deref() {
+            Some([client, server]) => [client, server],
+            None => [&reassembly::NO_STREAM; 2],
+        }
+    }
+
     /// What is kept of one direction's bytes; nothing once released.
     pub fn stream(&self, side: Side) -> &Stream {
-        self.streams
-            .as_deref()
-            .map_or(&reassembly::NO_STREAM, |s| &s[side as usize])
+        self.streams()[side as usize]
+    }
+
+    /// Whether this connection is the one between `a` and `b`, either way round.
+    /// Comparing the addresses costs less than packing a [`FlowKey`], and means
+    /// the same: both are built from the packets' IP addresses and ports alone.
+    fn is_between(&self, a: SocketAddr, b: SocketAddr) -> bool {
+        (self.client == a && self.server == b) || (self.client == b && self.server == a)
     }
 
     fn stream_mut(&mut self, side: Side) -> Option<&mut Stream> {
@@ -326,22 +339,18 @@ impl FlowIndex {
     /// The newest connection between `a` and `b`, either way round.
     fn get(&self, a: SocketAddr, b: SocketAddr, connections: &[Connection]) -> Option<usize> {
         let hash = self.hasher.hash_one(FlowKey::new(a, b));
-        // Comparing the addresses costs less than packing the record's key, and
-        // means the same: addresses are built from the packets' IP and port alone.
-        let between = |c: &Connection| (c.client == a && c.server == b) || (c.client == b && c.server == a);
-        let found = self.slots.find(hash, |&i| between(&connections[i as usize]))?;
+        let found = self.slots.find(hash, |&i| connections[i as usize].is_between(a, b))?;
         Some(*found as usize)
     }
 
     /// Points the 4-tuple of `connections[index]` at it, in place of any older
     /// connection on the same 4-tuple.
     fn insert(&mut self, index: usize, connections: &[Connection]) {
-        let key = FlowKey::of(&connections[index]);
+        let (client, server) = (connections[index].client, connections[index].server);
         let hasher = &self.hasher;
-        let hash = hasher.hash_one(key);
         let entry = self.slots.entry(
-            hash,
-            |&i| FlowKey::of(&connections[i as usize]) == key,
+            hasher.hash_one(FlowKey::new(client, server)),
+            |&i| connections[i as usize].is_between(client, server),
             |&i| hasher.hash_one(FlowKey::of(&connections[i as usize])),
         );
         // Connection ids are u32 (index + 1), so an index fits.
@@ -528,13 +537,11 @@ impl ConnectionTable {
         if seg.wire_len > 0 {
             conn.bytes[s] += u64::from(seg.wire_len);
             conn.first_data[s].get_or_insert(frame);
-            let stream = match conn.streams.as_deref_mut() {
-                Some(streams) if !conn.streams_done => &mut streams[s],
-                _ => {
-                    // Read (or about to be) and released: bulk data is only counted.
-                    conn.history.note(side, 'd');
-                    return;
-                }
+            let done = conn.streams_done;
+            let Some(stream) = conn.stream_mut(side).filter(|_| !done) else {
+                // Read (or about to be) and released: bulk data is only counted.
+                conn.history.note(side, 'd');
+                return;
             };
             // Data on a SYN (TCP Fast Open, RFC 7413) starts after the SYN's own sequence number.
             let data_seq = if flags.syn() { seg.seq.wrapping_add(1) } else { seg.seq };
@@ -558,7 +565,7 @@ impl ConnectionTable {
         // The parsers read the start of each direction: once both directions have
         // ended, or one has all the bytes kept, nothing they need is still to come.
         let both_closed = conn.reset.is_some() || conn.fin.iter().all(Option::is_some);
-        if both_closed || conn.stream(Side::Client).is_full() || conn.stream(Side::Server).is_full() {
+        if both_closed || conn.streams().into_iter().any(Stream::is_full) {
             conn.streams_done = true;
             self.ready.push_back((index, Readiness::Final));
         } else if seg.wire_len > 0 && conn.stream_mut(side).is_some_and(Stream::passed_checkpoint) {

@@ -9,7 +9,7 @@ pub mod http;
 pub mod tls;
 pub mod wpad;
 
-use crate::flow::{Connection, Side};
+use crate::flow::Connection;
 
 /// What a connection carried, as far as capdoc reads it.
 #[derive(Clone, Debug, Default)]
@@ -62,8 +62,8 @@ pub fn handshake_complete(client: &[u8], server: &[u8]) -> bool {
 
 /// What a connection's streams carried; certificates seen before are shared.
 pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates) -> Protocols {
-    let client = conn.stream(Side::Client).contiguous();
-    let server = conn.stream(Side::Server).contiguous();
+    let [client_stream, server_stream] = conn.streams();
+    let (client, server) = (client_stream.contiguous(), server_stream.contiguous());
     let mut out = Protocols {
         http: http::conversation(client, server),
         ..Protocols::default()
@@ -74,26 +74,18 @@ pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates) -> Proto
         .iter()
         .map(|e| {
             (
-                conn.stream(Side::Client).frame_at(e.request.offset),
-                e.response
-                    .as_ref()
-                    .and_then(|r| conn.stream(Side::Server).frame_at(r.offset)),
+                client_stream.frame_at(e.request.offset),
+                e.response.as_ref().and_then(|r| server_stream.frame_at(r.offset)),
             )
         })
         .collect();
     let (c, s) = out.http.tunnel.unwrap_or((0, 0));
     let (tls_client, tls_server) = (client.get(c..).unwrap_or_default(), server.get(s..).unwrap_or_default());
     out.client_hello = tls::client_hello(tls_client);
-    out.client_hello_frame = out
-        .client_hello
-        .as_ref()
-        .and_then(|_| conn.stream(Side::Client).frame_at(c));
+    out.client_hello_frame = out.client_hello.as_ref().and_then(|_| client_stream.frame_at(c));
     out.client_alert = tls::client_alert(tls_client);
     out.server_flight = tls::server_flight(tls_server, certificates);
-    out.server_flight_frame = out
-        .server_flight
-        .as_ref()
-        .and_then(|_| conn.stream(Side::Server).frame_at(s));
+    out.server_flight_frame = out.server_flight.as_ref().and_then(|_| server_stream.frame_at(s));
     out.server_data_after_tunnel = !tls_server.is_empty();
     let mut pac_proxies = Vec::new();
     for exchange in &out.http.exchanges {

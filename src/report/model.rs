@@ -237,7 +237,7 @@ impl TlsFacts {
 
 /// Field by field, in the schema's order, with the certificate's names in place.
 impl Serialize for TlsFacts {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut s = serializer.serialize_struct("TlsFacts", 8)?;
         s.serialize_field("sni", &self.sni)?;
@@ -310,7 +310,7 @@ impl ConnectionFilter {
     /// listed attempt, and the formatting machinery cost more than the rest.
     pub fn text(&self) -> String {
         use crate::diagnose::text::{push_ip, push_num};
-        let field = if self.client.is_ipv6() { "ipv6" } else { "ip" };
+        let field = crate::diagnose::ip_field(self.client.ip());
         let mut out = String::with_capacity(96);
         if self.icmp_frame.is_some() {
             out.push('(');

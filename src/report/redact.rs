@@ -151,11 +151,12 @@ impl<'a> Pseudonyms<'a> {
         p
     }
 
-    /// `ip:port`, `[v6]:port`, a bare address, or anything else left as it is.
+    /// The address pseudonymized, the port kept.
     fn socket(&mut self, addr: SocketAddr) -> SocketAddr {
         SocketAddr::new(self.address(addr.ip()), addr.port())
     }
 
+    /// `ip:port`, `[v6]:port`, a bare address, or anything else left as it is.
     fn endpoint(&mut self, text: &str) -> String {
         if let Ok(sa) = text.parse::<SocketAddr>() {
             return self.socket(sa).to_string();
@@ -473,6 +474,7 @@ mod tests {
         assert_eq!(out, "a ClientHello, cafe: dead.beef 1.2 frames 12:30");
         assert!(seen.is_empty(), "{seen:?}");
     }
+
     /// A certificate shared by two attempts: both show pseudonyms for its internal
     /// names, and the shared original is left as it was.
     #[test]
