@@ -13,20 +13,12 @@
 # Environment: CAPDOC (default target/release/capdoc, built if missing), LIMIT_PERCENT (default 10).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NAME=instructions.sh
-BASELINE=$ROOT/benches/instructions.baseline
-CAPDOC=${CAPDOC:-$ROOT/target/release/capdoc}
-LIMIT_PERCENT=${LIMIT_PERCENT:-10}
-SIZE=8M
-SEED=7
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/capdoc-instructions.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+NAME=instructions.sh SIZE=8M SEED=7
 # shellcheck source=benches/lib/guard.sh
 source "$ROOT/benches/lib/guard.sh"
 
 command -v valgrind >/dev/null || die "valgrind is not installed (apt-get install valgrind)"
-[[ -x $CAPDOC ]] || cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-fixed_capture "$SIZE" "$SEED"
+fixed_capture
 # A fixed, minimal environment: the environment's size shifts the stack and can change counts.
 # capdoc exits 1 when the capture shows problems (this one does): only 2 and above are failures.
 rc=0

@@ -11,20 +11,12 @@
 # Environment: CAPDOC (default target/release/capdoc, built if missing), LIMIT_PERCENT (default 10).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NAME=memory.sh
-BASELINE=$ROOT/benches/memory.baseline
-CAPDOC=${CAPDOC:-$ROOT/target/release/capdoc}
-LIMIT_PERCENT=${LIMIT_PERCENT:-10}
-SIZE=1G
-SEED=7
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/capdoc-memory.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+NAME=memory.sh SIZE=1G SEED=7
 # shellcheck source=benches/lib/guard.sh
 source "$ROOT/benches/lib/guard.sh"
 
 [[ -x /usr/bin/time ]] || die "GNU time is not installed (apt-get install time)"
-[[ -x $CAPDOC ]] || cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-fixed_capture "$SIZE" "$SEED"
+fixed_capture
 # As a user runs it (two threads when the machine has two cores); exit 1 means problems found.
 rc=0
 /usr/bin/time -f '%M' -o "$WORK/rss" "$CAPDOC" analyze --format json "$WORK/fixed.pcap" >/dev/null || rc=$?

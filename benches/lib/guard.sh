@@ -1,15 +1,24 @@
-# Shared by the regression guards (benches/instructions.sh, benches/memory.sh): the fixed capture,
-# and the comparison with a committed baseline. Sourced, not run; the caller sets ROOT, NAME (for
-# messages), BASELINE (file), LIMIT_PERCENT and WORK (a temporary directory).
+# Shared by the regression guards (benches/instructions.sh, benches/memory.sh): their settings, the
+# fixed capture, and the comparison with a committed baseline. Sourced, not run, after the caller sets
+# ROOT (the repository), NAME (the guard, `<name>.sh`), SIZE and SEED (the capture). Sets BASELINE
+# (benches/<name>.baseline), CAPDOC and LIMIT_PERCENT (from the environment, else the defaults), and
+# WORK, a temporary directory removed on exit.
+
+BASELINE=$ROOT/benches/${NAME%.sh}.baseline
+CAPDOC=${CAPDOC:-$ROOT/target/release/capdoc}
+LIMIT_PERCENT=${LIMIT_PERCENT:-10}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/capdoc-${NAME%.sh}.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
 
 die() { echo "$NAME: $*" >&2; exit 2; }
 
-# Writes tools/capgen's capture of SIZE bytes with SEED (deterministic: the same bytes everywhere)
-# to $WORK/fixed.pcap, building capgen if needed.
+# Builds capdoc if it is missing, and writes tools/capgen's capture of SIZE bytes with SEED
+# (deterministic: the same bytes everywhere) to $WORK/fixed.pcap.
 fixed_capture() {
+    [[ -x $CAPDOC ]] || cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
     cargo build --release --quiet --manifest-path "$ROOT/tools/capgen/Cargo.toml" \
         --target-dir "${CAPGEN_TARGET:-$ROOT/tools/capgen/target}"
-    "${CAPGEN_TARGET:-$ROOT/tools/capgen/target}/release/capgen" "$WORK/fixed.pcap" "$1" "$2" 2>/dev/null
+    "${CAPGEN_TARGET:-$ROOT/tools/capgen/target}/release/capgen" "$WORK/fixed.pcap" "$SIZE" "$SEED" 2>/dev/null
 }
 
 # check_against_baseline VALUE UNIT DESCRIPTION [--update]: with --update writes VALUE as the new
