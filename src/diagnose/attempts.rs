@@ -242,15 +242,13 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
     Some(Attempt {
         id: 0,
         connection: conn.id,
-        client: host_port(conn.client),
         path: Path::Direct,
-        proxy: None,
         outcome,
         http_status,
         syn_retransmits: conn.syn_retransmits,
         conn_state: conn.conn_state(),
         start_nanos: conn.first.ts,
-        frames,
+        frames: frames.into_boxed_slice(),
         wireshark_filter: connection_filter(conn),
         required,
         tls: tls_facts(&view).map(Box::new),
@@ -262,7 +260,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
         name_source: name.as_ref().map(|(_, source)| *source),
         destination: Destination {
             name: name.map(|(n, _)| n),
-            ip: Some(text::ip(conn.server.ip())),
+            ip: Some(conn.server.ip()),
             port: Some(conn.server.port()),
         },
         detail,
@@ -271,11 +269,9 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
 
 /// The attempts on one connection to a proxy, in order; `id` 0 until the caller numbers them.
 pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Context<'_>) -> Vec<Attempt> {
-    let proxy = host_port(conn.server);
     let base = |outcome: Outcome, detail: String, frames: Vec<u64>| Attempt {
         id: 0,
         connection: conn.id,
-        client: host_port(conn.client),
         destination: Destination {
             name: None,
             ip: None,
@@ -283,13 +279,12 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
         },
         name_source: None,
         path: Path::Proxy,
-        proxy: Some(proxy.clone()),
         outcome,
         http_status: None,
         syn_retransmits: conn.syn_retransmits,
         conn_state: conn.conn_state(),
         start_nanos: conn.first.ts,
-        frames,
+        frames: frames.into_boxed_slice(),
         wireshark_filter: connection_filter(conn),
         required: None,
         tls: None,
@@ -309,6 +304,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             ),
             other => other,
         };
+        let proxy = host_port(conn.server);
         return vec![base(outcome, format!("proxy {proxy}: {detail}"), evidence_frames(conn))];
     }
     let ended = conn.ended();
@@ -361,7 +357,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             let mut attempt = base(outcome, detail, frames);
             attempt.destination = Destination {
                 name: name.clone(),
-                ip: literal.map(|ip| ip.to_string()),
+                ip: literal,
                 port: Some(port),
             };
             attempt.name_source = name.as_ref().map(|_| source);

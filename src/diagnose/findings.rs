@@ -7,13 +7,12 @@ mod proxy;
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{ip_field, syn_filter, time};
+use super::{ip_field, syn_filter, text, time};
 use crate::analyze::Options;
 use crate::flow::Connection;
 use crate::pass::PacketPass;
 use crate::proto::dns::Lookup;
 use crate::report::model::*;
-use std::net::SocketAddr;
 
 /// Service Bus relay and AMQP ports: tried directly first, with HTTPS on 443
 /// as the documented fallback.
@@ -69,11 +68,8 @@ fn by_destination(attempts: &[Attempt]) -> BTreeMap<(u32, String), Vec<&Attempt>
     let mut order: BTreeMap<String, u32> = BTreeMap::new();
     let mut groups: BTreeMap<(u32, String), Vec<&Attempt>> = BTreeMap::new();
     for a in attempts.iter().filter(|a| a.path == Path::Direct) {
-        let key = format!(
-            "{}:{}",
-            a.destination.ip.as_deref().unwrap_or("?"),
-            a.destination.port.unwrap_or(0)
-        );
+        let ip = a.destination.ip.map_or_else(|| "?".to_string(), text::ip);
+        let key = format!("{ip}:{}", a.destination.port.unwrap_or(0));
         let rank = *order.entry(key.clone()).or_insert(a.id);
         groups.entry((rank, key)).or_default().push(a);
     }
@@ -121,7 +117,7 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
     let Some(first) = group.first() else { return out };
     let rank = rank(first);
     let dest = first.destination_label();
-    let ip: Option<std::net::IpAddr> = first.destination.ip.as_deref().and_then(|s| s.parse().ok());
+    let ip = first.destination.ip;
     let port = first.destination.port.unwrap_or(0);
     let reached = group.iter().any(|a| a.outcome.reached());
     let servicebus_direct = SERVICEBUS_DIRECT_PORTS.contains(&port)
@@ -240,7 +236,8 @@ fn destination_findings(group: &[&Attempt], any_443_ok: bool) -> Vec<Finding> {
             attempts: ids(&unreachable),
             frames: frames_of(&unreachable),
             // The ICMP error goes back to the client.
-            wireshark_filter: unreachable[0].client.parse::<SocketAddr>().ok().map(|client| {
+            wireshark_filter: Some({
+                let client = unreachable[0].client();
                 let icmp = if client.is_ipv6() {
                     "icmpv6.type==1"
                 } else {

@@ -5,9 +5,10 @@
 //! so what the report concludes does not depend on what it lists.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 
 use super::attempts::syn_filter;
-use super::time;
+use super::{text, time};
 use crate::report::model::*;
 
 /// What a report lists at most.
@@ -32,9 +33,9 @@ impl Default for ListLimits {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct GroupKey<'a> {
     name: Option<&'a str>,
-    ip: Option<&'a str>,
+    ip: Option<IpAddr>,
     port: Option<u16>,
-    proxy: Option<&'a str>,
+    proxy: Option<SocketAddr>,
     direct: bool,
     outcome: Outcome,
 }
@@ -43,9 +44,9 @@ impl<'a> GroupKey<'a> {
     fn of(a: &'a Attempt) -> Self {
         GroupKey {
             name: a.destination.name.as_deref(),
-            ip: a.destination.ip.as_deref(),
+            ip: a.destination.ip,
             port: a.destination.port,
-            proxy: a.proxy.as_deref(),
+            proxy: a.proxy(),
             direct: a.path == Path::Direct,
             outcome: a.outcome,
         }
@@ -209,7 +210,7 @@ fn groups(attempts: &[Attempt], grouping: &Grouping, keep: &[bool]) -> Vec<Attem
             out.push(AttemptGroup {
                 destination: a.destination.clone(),
                 path: a.path,
-                proxy: a.proxy.clone(),
+                proxy: a.proxy().map(text::socket),
                 outcome: a.outcome,
                 required: a.required.clone(),
                 count: 0,
@@ -240,8 +241,7 @@ fn groups(attempts: &[Attempt], grouping: &Grouping, keep: &[bool]) -> Vec<Attem
 /// Traffic to the group's destination: its SYNs when direct to an address,
 /// else the attempt's own filter widened to the proxy's requests for the name.
 fn group_filter(a: &Attempt) -> String {
-    let ip = a.destination.ip.as_deref().and_then(|ip| ip.parse().ok());
-    match (a.path, ip, a.destination.port, &a.destination.name) {
+    match (a.path, a.destination.ip, a.destination.port, &a.destination.name) {
         (Path::Direct, Some(ip), Some(port), _) => syn_filter(ip, port),
         (Path::Proxy, _, _, Some(name)) => format!("http.request.uri contains \"{name}\""),
         _ => a.wireshark_filter.text(),
@@ -256,20 +256,18 @@ mod tests {
         Attempt {
             id,
             connection: id,
-            client: "192.0.2.10:50000".into(),
             destination: Destination {
                 name: None,
-                ip: Some(ip.into()),
+                ip: Some(ip.parse().expect("addr")),
                 port: Some(443),
             },
             name_source: None,
             path: Path::Direct,
-            proxy: None,
             outcome,
             http_status: None,
             syn_retransmits: 2,
             conn_state: "S0",
-            frames: vec![u64::from(id) * 3],
+            frames: vec![u64::from(id) * 3].into(),
             wireshark_filter: ConnectionFilter {
                 client: "192.0.2.10:50000".parse().expect("addr"),
                 server: std::net::SocketAddr::new(ip.parse().expect("addr"), 443),

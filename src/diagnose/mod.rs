@@ -95,22 +95,28 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
             bound(to, "the end")
         ));
     }
+    let shown = |c: &Connection| opts.host.is_none_or(|h| c.client.ip() == h || c.server.ip() == h);
+    let conns = &pass.connections.connections;
     // Summaries cost more than the connections: only those listed are built.
-    let mut shown = pass
-        .connections
-        .connections
+    let shown_total = conns.iter().filter(|c| shown(c)).count();
+    let listed_end = conns
         .iter()
-        .filter(|c| opts.host.is_none_or(|h| c.client.ip() == h || c.server.ip() == h));
-    let connections: Vec<ConnectionSummary> = shown
-        .by_ref()
-        .take(opts.listing.max_listed)
-        .map(connection_summary)
-        .collect();
-    let connections_unlisted = shown.count() as u64;
-    let one_sided = findings::one_sided(&pass.connections.connections);
+        .enumerate()
+        .filter(|(_, c)| shown(c))
+        .nth(opts.listing.max_listed)
+        .map_or(conns.len(), |(i, _)| i);
+    let connections_unlisted = shown_total.saturating_sub(opts.listing.max_listed) as u64;
+    let one_sided = findings::one_sided(conns);
     // Everything else the report needs of the connection records is taken: the
-    // attempts consume them.
-    let attempts = attempts_of(&mut pass.connections.connections, &mut pass.protocols, &cx, opts.host);
+    // attempts and the listed summaries consume them.
+    let listed = |i: usize, c: &Connection| i < listed_end && shown(c);
+    let (attempts, connections) = consume_connections(
+        &mut pass.connections.connections,
+        &mut pass.protocols,
+        &cx,
+        opts.host,
+        listed,
+    );
     let endpoints = coverage(&opts.table, &attempts);
     let findings = findings::findings(&capture, &pass, &attempts, &endpoints, one_sided, opts);
     let verdict = verdict(&attempts, &findings);
@@ -139,24 +145,31 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
     report
 }
 
-/// The attempts of every connection, in connection order, numbered from 1. The
-/// connection records and their parse results are consumed from the end, and
-/// both lists give memory back as they shrink: on a large capture the records
-/// and the attempts made of them would otherwise both fill memory at once.
-fn attempts_of(
+/// The attempts of every connection, in connection order and numbered from 1,
+/// and the summaries of the `listed` connections. The connection records and
+/// their parse results are consumed from the end, and both lists give memory
+/// back as they shrink: on a large capture the records and what is made of them
+/// would otherwise fill memory at once. The listed connections come first, so
+/// their summaries are made last, when little of the records is left.
+fn consume_connections(
     conns: &mut Vec<Connection>,
     carried: &mut Vec<Option<Box<Protocols>>>,
     cx: &Context<'_>,
     host: Option<IpAddr>,
-) -> Vec<Attempt> {
+    listed: impl Fn(usize, &Connection) -> bool,
+) -> (Vec<Attempt>, Vec<ConnectionSummary>) {
     const SHRINK_EVERY: usize = 4096;
     debug_assert_eq!(conns.len(), carried.len(), "one parse result per connection");
     let mut attempts: Vec<Attempt> = Vec::new();
+    let mut summaries: Vec<ConnectionSummary> = Vec::new();
     while let Some(conn) = conns.pop() {
         let protocols = carried.pop().flatten();
         if conns.len() % SHRINK_EVERY == 0 {
             conns.shrink_to_fit();
             carried.shrink_to_fit();
+        }
+        if listed(conns.len(), &conn) {
+            summaries.push(connection_summary(&conn));
         }
         if host.is_some_and(|host| conn.client.ip() != host) {
             continue;
@@ -169,10 +182,11 @@ fn attempts_of(
         }
     }
     attempts.reverse();
+    summaries.reverse();
     for (i, a) in attempts.iter_mut().enumerate() {
         a.id = i as u32 + 1;
     }
-    attempts
+    (attempts, summaries)
 }
 
 fn dns_lookup(l: &crate::proto::dns::Lookup) -> DnsLookup {

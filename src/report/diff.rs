@@ -151,8 +151,12 @@ fn target(f: &Finding, attempts: &[Attempt]) -> Option<String> {
         .filter_map(|id| attempts.iter().find(|a| a.id == *id))
         .map(|a| {
             let d = &a.destination;
-            let host = d.name.clone().or_else(|| d.ip.clone()).unwrap_or_else(|| "?".into());
-            match (d.port, &a.proxy) {
+            let host = d
+                .name
+                .clone()
+                .or_else(|| d.ip.map(|ip| ip.to_string()))
+                .unwrap_or_else(|| "?".into());
+            match (d.port, a.proxy()) {
                 (Some(port), None) => format!("{host}:{port}"),
                 (Some(port), Some(proxy)) => format!("{host}:{port} via {proxy}"),
                 (None, Some(proxy)) => format!("proxy {proxy}"),

@@ -412,7 +412,7 @@ fn write_attempts<W: Write>(out: &mut W, r: &CaptureReport) -> io::Result<()> {
              <td class=\"what\">{}<br><span class=\"sub\">frames {}</span><br><code>{}</code></td></tr>",
             a.start_nanos,
             esc(start.get(11..26).unwrap_or(&start)),
-            esc(&a.client),
+            esc(&a.client().to_string()),
             esc(&a.destination_label()),
             required,
             outcome_class(a.outcome),

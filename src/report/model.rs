@@ -1,7 +1,7 @@
 //! The typed report: what every renderer (text, JSON) shows. Field names and
 //! enum spellings are the JSON schema (`docs/report-schema.md`, schema 1).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
@@ -189,8 +189,16 @@ impl Outcome {
 #[derive(Clone, Debug, Serialize)]
 pub struct Destination {
     pub name: Option<String>,
-    pub ip: Option<String>,
+    #[serde(serialize_with = "optional_ip")]
+    pub ip: Option<IpAddr>,
     pub port: Option<u16>,
+}
+
+fn optional_ip<S: Serializer>(ip: &Option<IpAddr>, serializer: S) -> Result<S::Ok, S::Error> {
+    match ip {
+        Some(ip) => serializer.serialize_str(&crate::diagnose::text::ip(*ip)),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// The table row an attempt's destination falls under. Every attempt to a
@@ -261,25 +269,24 @@ pub struct TlsAlertFacts {
     pub description: &'static str,
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// One attempt (REPORT-SCHEMA.md). A large capture has hundreds of thousands,
+/// most of them only counted in groups: what can be derived when shown (the
+/// client, the proxy, the start, the filter) is kept as numbers and addresses.
+#[derive(Clone, Debug)]
 pub struct Attempt {
     pub id: u32,
     pub connection: u32,
-    pub client: String,
     pub destination: Destination,
     pub name_source: Option<NameSource>,
     pub path: Path,
-    pub proxy: Option<String>,
     pub outcome: Outcome,
     pub http_status: Option<u16>,
     pub syn_retransmits: u32,
     pub conn_state: &'static str,
-    /// When the connection started, as Unix nanoseconds for arithmetic; the
-    /// report shows RFC 3339. Formatted only for what is shown: most attempts
-    /// of a large capture are counted in groups, never listed.
-    #[serde(rename = "start", serialize_with = "rfc3339")]
+    /// When the connection started, as Unix nanoseconds; see [`Attempt::start`].
     pub start_nanos: i64,
-    pub frames: Vec<u64>,
+    pub frames: Box<[u64]>,
+    /// The connection's two ends, which also give the attempt's client and proxy.
     pub wireshark_filter: ConnectionFilter,
     pub required: Option<RequiredRef>,
     /// Boxed: a flood of unanswered SYNs has no handshake, and pays a pointer for it.
@@ -290,6 +297,33 @@ pub struct Attempt {
     /// capdoc extension: the Azure service tag of the address, for attempts
     /// without a name, when `--service-tags` was given.
     pub service_tag: Option<String>,
+}
+
+impl Serialize for Attempt {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut a = serializer.serialize_struct("Attempt", 19)?;
+        a.serialize_field("id", &self.id)?;
+        a.serialize_field("connection", &self.connection)?;
+        a.serialize_field("client", &crate::diagnose::text::socket(self.client()))?;
+        a.serialize_field("destination", &self.destination)?;
+        a.serialize_field("name_source", &self.name_source)?;
+        a.serialize_field("path", &self.path)?;
+        a.serialize_field("proxy", &self.proxy().map(crate::diagnose::text::socket))?;
+        a.serialize_field("outcome", &self.outcome)?;
+        a.serialize_field("http_status", &self.http_status)?;
+        a.serialize_field("syn_retransmits", &self.syn_retransmits)?;
+        a.serialize_field("conn_state", self.conn_state)?;
+        a.serialize_field("start", &self.start())?;
+        a.serialize_field("frames", &self.frames)?;
+        a.serialize_field("wireshark_filter", &self.wireshark_filter)?;
+        a.serialize_field("required", &self.required)?;
+        a.serialize_field("tls", &self.tls)?;
+        a.serialize_field("pid", &self.pid)?;
+        a.serialize_field("detail", &self.detail)?;
+        a.serialize_field("service_tag", &self.service_tag)?;
+        a.end()
+    }
 }
 
 /// The Wireshark display filter of an attempt: its connection's packets in
@@ -343,19 +377,26 @@ impl Serialize for ConnectionFilter {
     }
 }
 
-fn rfc3339<S: Serializer>(nanos: &i64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&crate::diagnose::time::rfc3339(*nanos))
-}
-
 impl Attempt {
     /// When the connection started, in RFC 3339.
     pub fn start(&self) -> String {
         crate::diagnose::time::rfc3339(self.start_nanos)
     }
 
+    /// The address and port the connection came from.
+    pub fn client(&self) -> SocketAddr {
+        self.wireshark_filter.client
+    }
+
+    /// The proxy the attempt went through: the server of its connection.
+    pub fn proxy(&self) -> Option<SocketAddr> {
+        (self.path == Path::Proxy).then_some(self.wireshark_filter.server)
+    }
+
     /// `name (ip):port`, `ip:port` or `name:port`, plus the proxy when there is one.
     pub fn destination_label(&self) -> String {
-        destination_label(&self.destination, self.service_tag.as_deref(), self.proxy.as_deref())
+        let proxy = self.proxy().map(crate::diagnose::text::socket);
+        destination_label(&self.destination, self.service_tag.as_deref(), proxy.as_deref())
     }
 }
 
@@ -367,12 +408,9 @@ impl AttemptGroup {
 }
 
 fn destination_label(d: &Destination, service_tag: Option<&str>, proxy: Option<&str>) -> String {
-    let ip = d.ip.as_deref().map(|ip| {
-        if ip.contains(':') {
-            format!("[{ip}]")
-        } else {
-            ip.to_string()
-        }
+    let ip = d.ip.map(|ip| match ip {
+        IpAddr::V4(_) => crate::diagnose::text::ip(ip),
+        IpAddr::V6(_) => format!("[{ip}]"),
     });
     let port = d.port.map_or_else(|| "?".to_string(), |p| p.to_string());
     let target = match (&d.name, ip) {

@@ -272,8 +272,7 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
     // What stays: the addresses of required endpoints and what required names resolved to.
     for a in &report.attempts {
         if a.required.is_some() && a.path == Path::Direct {
-            p.public
-                .extend(a.destination.ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()));
+            p.public.extend(a.destination.ip);
         }
     }
     for l in &report.dns {
@@ -342,9 +341,7 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
     report.tables.ca_set = base_name(&report.tables.ca_set).to_string();
 
     for a in &mut report.attempts {
-        a.client = p.endpoint(&a.client);
         redact_destination(&mut p, &mut a.destination);
-        a.proxy = a.proxy.as_deref().map(|x| p.endpoint(x));
         if let Some(tls) = &mut a.tls {
             tls.sni = tls.sni.as_deref().map(|n| p.name(n));
             if let Some(shared) = &mut tls.certificate {
@@ -354,6 +351,7 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
                 sentence(&mut p, &mut certificate.subject);
             }
         }
+        // The filter's two ends are also the attempt's client and proxy.
         let filter = &mut a.wireshark_filter;
         (filter.client, filter.server) = (p.socket(filter.client), p.socket(filter.server));
         sentence(&mut p, &mut a.detail);
@@ -388,7 +386,7 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
 
 fn redact_destination(p: &mut Pseudonyms<'_>, d: &mut Destination) {
     d.name = d.name.as_deref().map(|n| p.name(n));
-    d.ip = d.ip.as_deref().map(|ip| p.endpoint(ip));
+    d.ip = d.ip.map(|ip| p.address(ip));
 }
 
 #[cfg(test)]
@@ -489,20 +487,18 @@ mod tests {
         let attempt = |id: u32| Attempt {
             id,
             connection: id,
-            client: "192.0.2.10:50000".into(),
             destination: Destination {
                 name: Some("app.contoso.local".into()),
-                ip: Some("192.0.2.80".into()),
+                ip: Some("192.0.2.80".parse().expect("addr")),
                 port: Some(443),
             },
             name_source: Some(NameSource::Sni),
             path: Path::Direct,
-            proxy: None,
             outcome: Outcome::Ok,
             http_status: None,
             syn_retransmits: 0,
             conn_state: "SF",
-            frames: vec![1],
+            frames: vec![1].into(),
             wireshark_filter: ConnectionFilter {
                 client: "192.0.2.10:50000".parse().expect("addr"),
                 server: "203.0.113.5:443".parse().expect("addr"),

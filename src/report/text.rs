@@ -325,7 +325,7 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
             let line = format!(
                 "#{} {} -> {}: {outcome} ({})",
                 a.id,
-                a.client,
+                a.client(),
                 destination(a),
                 clean(&a.detail)
             );
@@ -350,7 +350,7 @@ pub fn write_styled<W: Write>(out: &mut W, r: &CaptureReport, st: &Style) -> io:
                 [
                     a.id.to_string(),
                     start.get(11..23).unwrap_or(&start).to_string(),
-                    a.client.clone(),
+                    a.client().to_string(),
                     destination(a),
                     a.outcome.as_str().to_string(),
                     a.conn_state.to_string(),

@@ -1,10 +1,11 @@
 //! Findings about outbound proxies and TLS: what the proxy answered, and what
 //! happened to the TLS handshake (inside a tunnel or direct).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 
 use super::{attempts_phrase, frames_of, ids, rank};
-use crate::diagnose::ip_field;
+use crate::diagnose::{ip_field, text};
 use crate::report::model::*;
 
 /// At most this many names are listed in a title or detail.
@@ -18,8 +19,9 @@ fn targets(group: &[&Attempt]) -> String {
             break;
         }
         let d = &a.destination;
-        let t = match (&d.name, &d.ip, d.port) {
-            (Some(n), _, Some(p)) | (None, Some(n), Some(p)) => format!("{n}:{p}"),
+        let t = match (&d.name, d.ip, d.port) {
+            (Some(n), _, Some(p)) => format!("{n}:{p}"),
+            (None, Some(ip), Some(p)) => format!("{ip}:{p}"),
             _ => continue,
         };
         if !names.contains(&t) {
@@ -86,14 +88,20 @@ fn finding(spec: Spec, group: &[&Attempt]) -> Finding {
 
 /// Proxy answers, per proxy.
 pub(super) fn findings(attempts: &[Attempt]) -> Vec<Finding> {
-    let mut by_proxy: BTreeMap<&str, Vec<&Attempt>> = BTreeMap::new();
+    // Grouped by address, then put in the order of their text, as reports show them.
+    let mut by_address: HashMap<SocketAddr, Vec<&Attempt>> = HashMap::new();
     for a in attempts {
-        if let Some(p) = &a.proxy {
-            by_proxy.entry(p.as_str()).or_default().push(a);
+        if let Some(p) = a.proxy() {
+            by_address.entry(p).or_default().push(a);
         }
     }
+    let by_proxy: BTreeMap<String, Vec<&Attempt>> = by_address
+        .into_iter()
+        .map(|(p, group)| (text::socket(p), group))
+        .collect();
     let mut out = Vec::new();
-    for (proxy, group) in by_proxy {
+    for (proxy, group) in &by_proxy {
+        let proxy = proxy.as_str();
         let requests = group
             .iter()
             .filter(|a| a.http_status.is_some() || a.destination.port.is_some())
