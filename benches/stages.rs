@@ -159,12 +159,13 @@ fn stages(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes_kept as u64));
     group.bench_function("inspect_http_tls", |b| {
         b.iter(|| {
-            // As in a pass: each certificate is parsed at its first sighting.
+            // As in a pass: each certificate is parsed, and each name kept, at its first sighting.
             let mut certificates = proto::tls::Certificates::default();
+            let mut names = proto::names::Names::default();
             table
                 .connections
                 .iter()
-                .map(|conn| proto::inspect(conn, &mut certificates))
+                .map(|conn| proto::inspect(conn, &mut certificates, &mut names))
                 .filter(|p| p.client_hello.is_some())
                 .count()
         })

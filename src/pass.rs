@@ -352,6 +352,7 @@ impl Front {
 pub struct Back {
     duplicates: DuplicateFilter,
     certificates: tls::Certificates,
+    names: proto::names::Names,
     connections: ConnectionTable,
     protocols: Vec<Option<Box<Protocols>>>,
     dns_log: DnsLog,
@@ -366,6 +367,7 @@ impl Back {
         Back {
             duplicates: DuplicateFilter::default(),
             certificates: tls::Certificates::default(),
+            names: proto::names::Names::default(),
             connections: ConnectionTable::new(opts.flow_limits),
             protocols: Vec::new(),
             dns_log: DnsLog::default(),
@@ -489,7 +491,8 @@ impl Back {
             self.protocols.resize_with(index + 1, || None);
         }
         let carried_payload = conn.streams().iter().any(|s| !s.contiguous().is_empty());
-        self.protocols[index] = carried_payload.then(|| Box::new(proto::inspect(conn, &mut self.certificates)));
+        self.protocols[index] =
+            carried_payload.then(|| Box::new(proto::inspect(conn, &mut self.certificates, &mut self.names)));
         self.connections.release_streams(index);
     }
 

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use super::{text, time};
 use crate::endpoints::ca_set::CaSet;
@@ -15,6 +16,7 @@ use crate::endpoints::Table;
 use crate::flow::{Connection, Side};
 use crate::proto::dns::DnsLog;
 use crate::proto::http::{Exchange, Target};
+use crate::proto::names::Names;
 use crate::proto::tls::{self, Version};
 use crate::proto::Protocols;
 use crate::report::model::*;
@@ -36,6 +38,8 @@ pub(super) struct Context<'a> {
     /// The capture's interfaces (pktmon components), to name where a drop happened.
     pub interfaces: &'a [crate::capture::Interface],
     pub rows: RowMemo,
+    /// Destination names, shared by the attempts that go to them.
+    pub names_seen: RefCell<Names>,
 }
 
 /// The table row of each name already looked up, per port (see
@@ -115,25 +119,25 @@ impl<'a> TlsView<'a> {
 /// Names known for addresses, with where each came from.
 pub(super) struct NameBook<'a> {
     dns: &'a DnsLog,
-    nrb: HashMap<IpAddr, String>,
+    nrb: HashMap<IpAddr, Arc<str>>,
 }
 
 impl<'a> NameBook<'a> {
     pub(super) fn new(dns: &'a DnsLog, records: &[(IpAddr, String)]) -> Self {
         let mut nrb = HashMap::new();
         for (ip, name) in records {
-            nrb.entry(*ip).or_insert_with(|| name.clone());
+            nrb.entry(*ip).or_insert_with(|| Arc::from(name.as_str()));
         }
         NameBook { dns, nrb }
     }
 
     /// The DNS answer that mapped `ip` most recently before `ts`, else a pcapng
     /// name record.
-    pub(super) fn name_of(&self, ip: IpAddr, ts: i64) -> Option<(String, NameSource)> {
+    pub(super) fn name_of(&self, ip: IpAddr, ts: i64) -> Option<(Arc<str>, NameSource)> {
         if let Some(r) = self.dns.name_for(ip, ts) {
-            return Some((r.name.clone(), NameSource::Dns));
+            return Some((Arc::clone(&r.name), NameSource::Dns));
         }
-        self.nrb.get(&ip).map(|n| (n.clone(), NameSource::Nrb))
+        self.nrb.get(&ip).map(|n| (Arc::clone(n), NameSource::Nrb))
     }
 }
 
@@ -218,13 +222,9 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
         .hello
         .and_then(|h| h.sni.clone())
         .map(|n| (n, NameSource::Sni))
-        .or_else(|| http_host.map(|h| (h, NameSource::HttpHost)))
+        .or_else(|| http_host.map(|h| (cx.names_seen.borrow_mut().intern(&h), NameSource::HttpHost)))
         .or_else(|| cx.names.name_of(conn.server.ip(), conn.first.ts));
-    let required = cx.required_ref(
-        name.as_ref().map(|(n, _)| n.as_str()),
-        conn.server.port(),
-        path.as_deref(),
-    );
+    let required = cx.required_ref(name.as_ref().map(|(n, _)| &**n), conn.server.port(), path.as_deref());
     let http_status = first_request.and_then(|e| e.response.as_ref()).map(|r| r.status);
     if outcome == Outcome::Ok {
         if let Some((o, d)) = tls_outcome(&view, required.is_some(), cx.ca_set) {
@@ -356,7 +356,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             }
             let mut attempt = base(outcome, detail, frames);
             attempt.destination = Destination {
-                name: name.clone(),
+                name: name.as_deref().map(|n| cx.names_seen.borrow_mut().intern(n)),
                 ip: literal,
                 port: Some(port),
             };
@@ -672,6 +672,7 @@ mod tests {
             capture_end: 0,
             interfaces: &[],
             rows: RowMemo::default(),
+            names_seen: Default::default(),
         };
         let direct = |name: &str, port: u16, path: Option<&str>| {
             table

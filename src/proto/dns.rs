@@ -3,6 +3,7 @@
 //! was asked for), and which lookups failed.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use simple_dns::rdata::RData;
 use simple_dns::{Packet, PacketFlag, RCODE};
@@ -237,7 +238,8 @@ const PAIRING_WINDOW: usize = 256;
 /// A name that resolved to an address, and when.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolution {
-    pub name: String,
+    /// Shared by the addresses of one answer.
+    pub name: Arc<str>,
     pub ts: i64,
     pub frame: u64,
 }
@@ -323,6 +325,7 @@ impl DnsLog {
                 .collect();
             lookup.cnames = message.cnames.clone();
         }
+        let name: Arc<str> = Arc::from(name);
         for &address in &message.addresses {
             if !self.by_address.contains_key(&address) && self.by_address.len() >= MAX_ADDRESSES {
                 continue;
@@ -332,7 +335,7 @@ impl DnsLog {
                 names.remove(0);
             }
             names.push(Resolution {
-                name: name.clone(),
+                name: Arc::clone(&name),
                 ts,
                 frame,
             });

@@ -6,6 +6,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod names;
 pub mod tls;
 pub mod wpad;
 
@@ -60,8 +61,9 @@ pub fn handshake_complete(client: &[u8], server: &[u8]) -> bool {
     tls::reached_application_data(client) && tls::reached_application_data(server)
 }
 
-/// What a connection's streams carried; certificates seen before are shared.
-pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates) -> Protocols {
+/// What a connection's streams carried; certificates and server names seen
+/// before are shared.
+pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &mut names::Names) -> Protocols {
     let [client_stream, server_stream] = conn.streams();
     let (client, server) = (client_stream.contiguous(), server_stream.contiguous());
     let mut out = Protocols {
@@ -81,7 +83,10 @@ pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates) -> Proto
         .collect();
     let (c, s) = out.http.tunnel.unwrap_or((0, 0));
     let (tls_client, tls_server) = (client.get(c..).unwrap_or_default(), server.get(s..).unwrap_or_default());
-    out.client_hello = tls::client_hello(tls_client);
+    out.client_hello = tls::client_hello(tls_client).map(|mut hello| {
+        hello.sni = hello.sni.map(|sni| names.intern(&sni));
+        hello
+    });
     out.client_hello_frame = out.client_hello.as_ref().and_then(|_| client_stream.frame_at(c));
     out.client_alert = tls::client_alert(tls_client);
     out.server_flight = tls::server_flight(tls_server, certificates);

@@ -56,7 +56,7 @@ pub fn looks_like_tls(stream: &[u8]) -> bool {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientHello {
-    pub sni: Option<String>,
+    pub sni: Option<Arc<str>>,
     /// The highest version offered (supported_versions, else the hello's version).
     pub max_version: Option<Version>,
 }
@@ -214,7 +214,7 @@ pub fn client_hello(stream: &[u8]) -> Option<ClientHello> {
                         out.sni = names
                             .iter()
                             .find(|(kind, _)| *kind == SNIType::HostName)
-                            .map(|(_, name)| crate::untrusted::text(name).to_ascii_lowercase());
+                            .map(|(_, name)| crate::untrusted::text(name).to_ascii_lowercase().into());
                     }
                     TlsExtension::SupportedVersions(versions) => {
                         out.max_version = versions.iter().map(|v| Version(v.0)).filter(|v| !v.is_grease()).max();

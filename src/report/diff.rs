@@ -153,7 +153,8 @@ fn target(f: &Finding, attempts: &[Attempt]) -> Option<String> {
             let d = &a.destination;
             let host = d
                 .name
-                .clone()
+                .as_deref()
+                .map(str::to_string)
                 .or_else(|| d.ip.map(|ip| ip.to_string()))
                 .unwrap_or_else(|| "?".into());
             match (d.port, a.proxy()) {

@@ -188,7 +188,8 @@ impl Outcome {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Destination {
-    pub name: Option<String>,
+    /// Shared with the connection's parse result and the other attempts to it.
+    pub name: Option<Arc<str>>,
     #[serde(serialize_with = "optional_ip")]
     pub ip: Option<IpAddr>,
     pub port: Option<u16>,
@@ -212,7 +213,7 @@ pub struct RequiredRef {
 
 #[derive(Clone, Debug)]
 pub struct TlsFacts {
-    pub sni: Option<String>,
+    pub sni: Option<Arc<str>>,
     /// The negotiated version; null when no ServerHello was seen.
     pub version: Option<&'static str>,
     /// capdoc extension: the highest version the client offered.

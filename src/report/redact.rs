@@ -284,14 +284,14 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
     // Names first (free text is rewritten with the full map afterwards).
     let mut names: Vec<String> = Vec::new();
     for a in &report.attempts {
-        names.extend(a.destination.name.clone());
+        names.extend(a.destination.name.as_deref().map(str::to_string));
         if let Some(tls) = &a.tls {
-            names.extend(tls.sni.clone());
+            names.extend(tls.sni.as_deref().map(str::to_string));
             names.extend(tls.dns_names().iter().cloned());
         }
     }
     for g in &report.attempt_groups {
-        names.extend(g.destination.name.clone());
+        names.extend(g.destination.name.as_deref().map(str::to_string));
     }
     for l in &report.dns {
         names.push(l.name.clone());
@@ -343,7 +343,7 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
     for a in &mut report.attempts {
         redact_destination(&mut p, &mut a.destination);
         if let Some(tls) = &mut a.tls {
-            tls.sni = tls.sni.as_deref().map(|n| p.name(n));
+            tls.sni = tls.sni.as_deref().map(|n| p.name(n).into());
             if let Some(shared) = &mut tls.certificate {
                 // This attempt's own copy: the names of the certificate are pseudonyms from here on.
                 let certificate = Arc::make_mut(shared);
@@ -385,7 +385,7 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
 }
 
 fn redact_destination(p: &mut Pseudonyms<'_>, d: &mut Destination) {
-    d.name = d.name.as_deref().map(|n| p.name(n));
+    d.name = d.name.as_deref().map(|n| p.name(n).into());
     d.ip = d.ip.map(|ip| p.address(ip));
 }
 
