@@ -509,7 +509,8 @@ impl Back {
             .protocols
             .iter()
             .flatten()
-            .flat_map(|p| p.pac_proxies.iter().cloned())
+            .filter_map(|p| p.http.as_ref())
+            .flat_map(|h| h.pac_proxies.iter().cloned())
             .collect();
         PacketPass {
             info,

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use super::{text, time};
@@ -209,7 +210,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
     let (mut outcome, mut detail) = tcp_outcome(conn, cx);
     let view = TlsView::of(protocols);
     // The best name: SNI, then the Host header, then DNS, then pcapng name records.
-    let first_request = protocols.http.exchanges.first();
+    let first_request = protocols.exchanges().first();
     let http_host = first_request.and_then(|e| match &e.request.target {
         Target::Origin { host, .. } => host.clone(),
         _ => None,
@@ -235,8 +236,8 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
         }
     }
     let mut frames = evidence_frames(conn);
-    frames.extend(protocols.client_hello_frame);
-    frames.extend(protocols.server_flight_frame);
+    frames.extend(protocols.client_hello_frame.map(NonZeroU64::get));
+    frames.extend(protocols.server_flight_frame.map(NonZeroU64::get));
     frames.sort_unstable();
     frames.dedup();
     Some(Attempt {
@@ -292,7 +293,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
         detail,
         service_tag: None,
     };
-    let exchanges = &protocols.http.exchanges;
+    let exchanges = protocols.exchanges();
     if exchanges.is_empty() {
         if conn.syns.is_empty() && conn.bytes[Side::Client as usize] == 0 {
             return Vec::new();
@@ -311,7 +312,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
     let last = exchanges.len() - 1;
     exchanges
         .iter()
-        .zip(&protocols.exchange_frames)
+        .zip(protocols.http.iter().flat_map(|h| &h.exchange_frames))
         .enumerate()
         .map(|(i, (exchange, &(request_frame, response_frame)))| {
             let (host, port, path, source) = match &exchange.request.target {
@@ -329,7 +330,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             let literal: Option<IpAddr> = host.as_deref().and_then(|h| h.parse().ok());
             let name = host.filter(|_| literal.is_none());
             let required = cx.required_ref(name.as_deref(), port, path.as_deref());
-            let tunnel = i == last && protocols.http.tunnel.is_some();
+            let tunnel = i == last && protocols.tunnel().is_some();
             let view = if tunnel {
                 TlsView::of(protocols)
             } else {
@@ -348,8 +349,8 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             );
             let mut frames: Vec<u64> = request_frame.into_iter().chain(response_frame).collect();
             if tunnel {
-                frames.extend(protocols.client_hello_frame);
-                frames.extend(protocols.server_flight_frame);
+                frames.extend(protocols.client_hello_frame.map(NonZeroU64::get));
+                frames.extend(protocols.server_flight_frame.map(NonZeroU64::get));
             }
             if frames.is_empty() {
                 frames.push(conn.first.number());

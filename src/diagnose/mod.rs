@@ -30,7 +30,7 @@ fn uses_usgov(pass: &PacketPass) -> bool {
             .as_ref()
             .and_then(|h| h.sni.as_deref())
             .is_some_and(endpoints::is_usgov_name)
-            || p.http.exchanges.iter().any(|e| match &e.request.target {
+            || p.exchanges().iter().any(|e| match &e.request.target {
                 Target::Authority { host, .. } | Target::Absolute { host, .. } => endpoints::is_usgov_name(host),
                 Target::Origin { .. } => false,
             })
@@ -43,7 +43,7 @@ fn uses_usgov(pass: &PacketPass) -> bool {
 fn proxies(pass: &PacketPass, opts: &Options) -> HashSet<SocketAddr> {
     let mut proxies: HashSet<SocketAddr> = opts.proxies.iter().copied().collect();
     for (conn, protocols) in pass.carried() {
-        if protocols.http.is_proxy_use() {
+        if protocols.http.as_ref().is_some_and(|h| h.conversation.is_proxy_use()) {
             proxies.insert(conn.server);
         }
     }

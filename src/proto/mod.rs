@@ -10,27 +10,47 @@ pub mod names;
 pub mod tls;
 pub mod wpad;
 
+use std::num::NonZeroU64;
+
 use crate::flow::Connection;
 
 /// What a connection carried, as far as capdoc reads it.
 #[derive(Clone, Debug, Default)]
 pub struct Protocols {
-    pub http: http::Conversation,
-    /// Frame of each exchange's request and response.
-    pub exchange_frames: Vec<(Option<u64>, Option<u64>)>,
+    /// Boxed: most connections carry TLS alone, and a long capture keeps the
+    /// result of every connection.
+    pub http: Option<Box<Http>>,
     /// The TLS handshake: at the start of the connection, or inside the tunnel.
     pub client_hello: Option<tls::ClientHello>,
-    pub client_hello_frame: Option<u64>,
+    pub client_hello_frame: Option<NonZeroU64>,
     pub client_alert: Option<tls::Alert>,
     pub server_flight: Option<tls::ServerFlight>,
-    pub server_flight_frame: Option<u64>,
-    /// `PROXY host:port` directives of a PAC file served on this connection.
-    pub pac_proxies: Vec<String>,
+    pub server_flight_frame: Option<NonZeroU64>,
     /// Whether the server sent anything after the tunnel opened (or at all, without one).
     pub server_data_after_tunnel: bool,
 }
 
+/// What a connection carried as HTTP.
+#[derive(Clone, Debug, Default)]
+pub struct Http {
+    pub conversation: http::Conversation,
+    /// Frame of each exchange's request and response.
+    pub exchange_frames: Vec<(Option<u64>, Option<u64>)>,
+    /// `PROXY host:port` directives of a PAC file served on this connection.
+    pub pac_proxies: Vec<String>,
+}
+
 impl Protocols {
+    /// The HTTP requests and answers, in order.
+    pub fn exchanges(&self) -> &[http::Exchange] {
+        self.http.as_ref().map_or(&[], |h| &h.conversation.exchanges)
+    }
+
+    /// Where a CONNECT tunnel starts in the client and server streams.
+    pub fn tunnel(&self) -> Option<(usize, usize)> {
+        self.http.as_ref().and_then(|h| h.conversation.tunnel)
+    }
+
     /// The result of a connection that carried no payload, which keeps none of
     /// its own (see [`crate::pass::PacketPass::protocols`]).
     pub fn nothing() -> &'static Protocols {
@@ -66,12 +86,31 @@ pub fn handshake_complete(client: &[u8], server: &[u8]) -> bool {
 pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &mut names::Names) -> Protocols {
     let [client_stream, server_stream] = conn.streams();
     let (client, server) = (client_stream.contiguous(), server_stream.contiguous());
-    let mut out = Protocols {
-        http: http::conversation(client, server),
-        ..Protocols::default()
-    };
-    out.exchange_frames = out
-        .http
+    let conversation = http::conversation(client, server);
+    let (c, s) = conversation.tunnel.unwrap_or((0, 0));
+    let (tls_client, tls_server) = (client.get(c..).unwrap_or_default(), server.get(s..).unwrap_or_default());
+    let mut out = Protocols::default();
+    out.client_hello = tls::client_hello(tls_client).map(|mut hello| {
+        hello.sni = hello.sni.map(|sni| names.intern(&sni));
+        hello
+    });
+    out.client_hello_frame = out
+        .client_hello
+        .as_ref()
+        .and_then(|_| client_stream.frame_at(c))
+        .and_then(NonZeroU64::new);
+    out.client_alert = tls::client_alert(tls_client);
+    out.server_flight = tls::server_flight(tls_server, certificates);
+    out.server_flight_frame = out
+        .server_flight
+        .as_ref()
+        .and_then(|_| server_stream.frame_at(s))
+        .and_then(NonZeroU64::new);
+    out.server_data_after_tunnel = !tls_server.is_empty();
+    if conversation.exchanges.is_empty() && conversation.tunnel.is_none() {
+        return out;
+    }
+    let exchange_frames = conversation
         .exchanges
         .iter()
         .map(|e| {
@@ -81,19 +120,8 @@ pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &
             )
         })
         .collect();
-    let (c, s) = out.http.tunnel.unwrap_or((0, 0));
-    let (tls_client, tls_server) = (client.get(c..).unwrap_or_default(), server.get(s..).unwrap_or_default());
-    out.client_hello = tls::client_hello(tls_client).map(|mut hello| {
-        hello.sni = hello.sni.map(|sni| names.intern(&sni));
-        hello
-    });
-    out.client_hello_frame = out.client_hello.as_ref().and_then(|_| client_stream.frame_at(c));
-    out.client_alert = tls::client_alert(tls_client);
-    out.server_flight = tls::server_flight(tls_server, certificates);
-    out.server_flight_frame = out.server_flight.as_ref().and_then(|_| server_stream.frame_at(s));
-    out.server_data_after_tunnel = !tls_server.is_empty();
     let mut pac_proxies = Vec::new();
-    for exchange in &out.http.exchanges {
+    for exchange in &conversation.exchanges {
         let path = match &exchange.request.target {
             http::Target::Origin { path, .. } | http::Target::Absolute { path, .. } => path.to_ascii_lowercase(),
             http::Target::Authority { .. } => continue,
@@ -113,6 +141,10 @@ pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &
             );
         }
     }
-    out.pac_proxies = pac_proxies;
+    out.http = Some(Box::new(Http {
+        conversation,
+        exchange_frames,
+        pac_proxies,
+    }));
     out
 }
