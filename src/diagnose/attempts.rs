@@ -17,7 +17,6 @@ use crate::endpoints::Table;
 use crate::flow::{Connection, Side};
 use crate::proto::dns::DnsLog;
 use crate::proto::http::{Exchange, Target};
-use crate::proto::names::Names;
 use crate::proto::tls::{self, Version};
 use crate::proto::Protocols;
 use crate::report::model::*;
@@ -39,8 +38,6 @@ pub(super) struct Context<'a> {
     /// The capture's interfaces (pktmon components), to name where a drop happened.
     pub interfaces: &'a [crate::capture::Interface],
     pub rows: RowMemo,
-    /// Destination names, shared by the attempts that go to them.
-    pub names_seen: RefCell<Names>,
 }
 
 /// The table row of each name already looked up, per port (see
@@ -223,7 +220,7 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
         .hello
         .and_then(|h| h.sni.clone())
         .map(|n| (n, NameSource::Sni))
-        .or_else(|| http_host.map(|h| (cx.names_seen.borrow_mut().intern(&h), NameSource::HttpHost)))
+        .or_else(|| http_host.map(|h| (h, NameSource::HttpHost)))
         .or_else(|| cx.names.name_of(conn.server.ip(), conn.first.ts));
     let required = cx.required_ref(name.as_ref().map(|(n, _)| &**n), conn.server.port(), path.as_deref());
     let http_status = first_request.and_then(|e| e.response.as_ref()).map(|r| r.status);
@@ -357,7 +354,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             }
             let mut attempt = base(outcome, detail, frames);
             attempt.destination = Destination {
-                name: name.as_deref().map(|n| cx.names_seen.borrow_mut().intern(n)),
+                name: name.clone(),
                 ip: literal,
                 port: Some(port),
             };
@@ -385,7 +382,7 @@ fn exchange_outcome(
     protocols: &Protocols,
     cx: &Context<'_>,
 ) -> (Outcome, String) {
-    let connect = exchange.request.method == "CONNECT";
+    let connect = &*exchange.request.method == "CONNECT";
     let what = match &exchange.request.target {
         Target::Authority { host, port } => format!("CONNECT {host}:{port}"),
         Target::Absolute { host, port, path } => format!("{} http://{host}:{port}{path}", exchange.request.method),
@@ -673,7 +670,6 @@ mod tests {
             capture_end: 0,
             interfaces: &[],
             rows: RowMemo::default(),
-            names_seen: Default::default(),
         };
         let direct = |name: &str, port: u16, path: Option<&str>| {
             table

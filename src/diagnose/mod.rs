@@ -78,7 +78,6 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
         },
         interfaces: &pass.info.interfaces,
         rows: RowMemo::default(),
-        names_seen: Default::default(),
     };
     let mut capture = capture_facts(&pass);
     for hit in flow_limits_hit(&pass, opts) {

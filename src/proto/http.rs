@@ -7,6 +7,8 @@
 //! Credentials never leave this module: of `Proxy-Authorization`,
 //! `Authorization` and `Cookie` only the scheme or the fact is kept.
 
+use std::sync::Arc;
+
 /// Headers parsed per message; more is not a real client.
 const MAX_HEADERS: usize = 64;
 /// Exchanges kept per connection.
@@ -15,16 +17,16 @@ const MAX_EXCHANGES: usize = 64;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// `CONNECT host:port`.
-    Authority { host: String, port: u16 },
+    Authority { host: Arc<str>, port: u16 },
     /// `GET http://host[:port]/path` (a request to a proxy).
-    Absolute { host: String, port: u16, path: String },
+    Absolute { host: Arc<str>, port: u16, path: String },
     /// `GET /path` with a `Host` header, when present.
-    Origin { host: Option<String>, path: String },
+    Origin { host: Option<Arc<str>>, path: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
-    pub method: String,
+    pub method: Arc<str>,
     pub target: Target,
     /// Offset of the request in the client stream, to find its frame.
     pub offset: usize,
@@ -35,7 +37,7 @@ pub struct Request {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
-    pub reason: String,
+    pub reason: Arc<str>,
     pub offset: usize,
     /// Schemes offered in `Proxy-Authenticate`.
     pub proxy_authenticate: Vec<String>,
@@ -104,7 +106,7 @@ pub fn conversation(client: &[u8], server: &[u8]) -> Conversation {
                 None => break None,
             }
         };
-        let tunnel = request.method == "CONNECT" && response.as_ref().is_some_and(|r| (200..300).contains(&r.status));
+        let tunnel = &*request.method == "CONNECT" && response.as_ref().is_some_and(|r| (200..300).contains(&r.status));
         conv.exchanges.push(Exchange {
             request,
             response: response.clone(),
@@ -174,7 +176,10 @@ fn parse_target(method: &str, path: &str, host_header: Option<String>) -> Option
         if host.is_empty() || host.starts_with('/') {
             return None;
         }
-        return Some(Target::Authority { host, port });
+        return Some(Target::Authority {
+            host: host.into(),
+            port,
+        });
     }
     let lower = path.to_ascii_lowercase();
     for (scheme, port) in [("http://", 80u16), ("https://", 443)] {
@@ -186,14 +191,14 @@ fn parse_target(method: &str, path: &str, host_header: Option<String>) -> Option
             };
             let (host, port) = split_host_port(authority, port)?;
             return Some(Target::Absolute {
-                host,
+                host: host.into(),
                 port,
                 path: without_query(path),
             });
         }
     }
     Some(Target::Origin {
-        host: host_header,
+        host: host_header.map(Into::into),
         path: without_query(path),
     })
 }
@@ -251,7 +256,7 @@ fn request_from_parts<'a>(
     let end = head_len.saturating_add(body).min(available);
     Some((
         Request {
-            method,
+            method: method.into(),
             target,
             offset: at,
             proxy_auth_scheme,
@@ -298,7 +303,7 @@ fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
     let status = resp.code?;
     let mut response = Response {
         status,
-        reason: crate::untrusted::text(resp.reason.unwrap_or_default().as_bytes()),
+        reason: crate::untrusted::text(resp.reason.unwrap_or_default().as_bytes()).into(),
         offset: at,
         proxy_authenticate: Vec::new(),
         proxy_error: None,
@@ -389,11 +394,11 @@ Proxy-Authorization: Basic c2VjcmV0\r\n\r\n";
         let [exchange] = &conv.exchanges[..] else {
             panic!("{conv:?}")
         };
-        assert_eq!(exchange.request.method, "CONNECT");
+        assert_eq!(&*exchange.request.method, "CONNECT");
         let Target::Authority { host, port } = &exchange.request.target else {
             panic!()
         };
-        assert_eq!((host.as_str(), *port), ("esc\\x1b[31mred\\x07\u{fffd}.example", 443));
+        assert_eq!((&**host, *port), ("esc\\x1b[31mred\\x07\u{fffd}.example", 443));
         assert_eq!(exchange.request.proxy_auth_scheme.as_deref(), Some("Basic"));
         assert_eq!(exchange.response.as_ref().map(|r| r.status), Some(400));
         // Not a head at all: still nothing.

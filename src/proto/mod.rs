@@ -59,6 +59,22 @@ impl Protocols {
     }
 }
 
+/// The names of a conversation that other connections repeat (methods, hosts,
+/// reason phrases), replaced by their shared copies.
+fn share_names(conversation: &mut http::Conversation, names: &mut names::Names) {
+    for exchange in &mut conversation.exchanges {
+        let request = &mut exchange.request;
+        request.method = names.intern(&request.method);
+        match &mut request.target {
+            http::Target::Authority { host, .. } | http::Target::Absolute { host, .. } => *host = names.intern(host),
+            http::Target::Origin { host, .. } => *host = host.as_deref().map(|h| names.intern(h)),
+        }
+        if let Some(response) = &mut exchange.response {
+            response.reason = names.intern(&response.reason);
+        }
+    }
+}
+
 /// Largest PAC file read for proxy directives.
 const MAX_PAC: usize = 64 * 1024;
 
@@ -86,7 +102,8 @@ pub fn handshake_complete(client: &[u8], server: &[u8]) -> bool {
 pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &mut names::Names) -> Protocols {
     let [client_stream, server_stream] = conn.streams();
     let (client, server) = (client_stream.contiguous(), server_stream.contiguous());
-    let conversation = http::conversation(client, server);
+    let mut conversation = http::conversation(client, server);
+    share_names(&mut conversation, names);
     let (c, s) = conversation.tunnel.unwrap_or((0, 0));
     let (tls_client, tls_server) = (client.get(c..).unwrap_or_default(), server.get(s..).unwrap_or_default());
     let mut out = Protocols::default();
