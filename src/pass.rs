@@ -474,7 +474,7 @@ impl Back {
     /// result, and frees the streams: memory follows live connections only.
     fn read_streams(&mut self, index: usize) {
         let conn = &self.connections.connections[index];
-        if conn.server.port() == dns::DNS_PORT {
+        if conn.server().port() == dns::DNS_PORT {
             // DNS over TCP: client questions, then server answers.
             for (side, at) in [
                 (Side::Client, conn.first),

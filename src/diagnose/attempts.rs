@@ -38,6 +38,29 @@ pub(super) struct Context<'a> {
     /// The capture's interfaces (pktmon components), to name where a drop happened.
     pub interfaces: &'a [crate::capture::Interface],
     pub rows: RowMemo,
+    pub handshakes: HandshakeMemo,
+}
+
+/// The TLS facts already given to an attempt: the attempts to one server
+/// mostly saw the same handshake, and share one copy of it.
+#[derive(Default)]
+pub(super) struct HandshakeMemo(RefCell<HashSet<Arc<TlsFacts>, ahash::RandomState>>);
+
+impl HandshakeMemo {
+    /// Handshakes remembered: a capture of ever new ones costs a copy each, as before.
+    const MAX: usize = 4096;
+
+    fn share(&self, facts: TlsFacts) -> Arc<TlsFacts> {
+        let mut known = self.0.borrow_mut();
+        if let Some(same) = known.get(&facts) {
+            return Arc::clone(same);
+        }
+        let facts = Arc::new(facts);
+        if known.len() < Self::MAX {
+            known.insert(Arc::clone(&facts));
+        }
+        facts
+    }
 }
 
 /// The table row of each name already looked up, per port (see
@@ -48,7 +71,7 @@ pub(super) struct RowMemo(RefCell<Rows>);
 
 #[derive(Default)]
 struct Rows {
-    by_port: HashMap<u16, HashMap<String, Option<RequiredRef>>>,
+    by_port: HashMap<u16, HashMap<String, Option<Arc<RequiredRef>>>>,
     kept: usize,
 }
 
@@ -60,7 +83,7 @@ impl RowMemo {
 impl Context<'_> {
     /// The table row a destination falls under. Lookups with a URL path are not
     /// remembered (plain HTTP, a few per capture).
-    fn required_ref(&self, name: Option<&str>, port: u16, path: Option<&str>) -> Option<RequiredRef> {
+    fn required_ref(&self, name: Option<&str>, port: u16, path: Option<&str>) -> Option<Arc<RequiredRef>> {
         let name = name?;
         if path.is_some() {
             return required_ref(self.table, name, port, path);
@@ -144,13 +167,13 @@ pub fn host_port(addr: SocketAddr) -> String {
     text::socket(addr)
 }
 
-fn required_ref(table: &Table, name: &str, port: u16, path: Option<&str>) -> Option<RequiredRef> {
+fn required_ref(table: &Table, name: &str, port: u16, path: Option<&str>) -> Option<Arc<RequiredRef>> {
     let row = table.lookup(name, port, path)?;
-    Some(RequiredRef {
+    Some(Arc::new(RequiredRef {
         pattern: row.pattern.as_str().into(),
         port: row.port,
         purpose: row.purpose.as_str().into(),
-    })
+    }))
 }
 
 fn tls_facts(view: &TlsView<'_>) -> Option<TlsFacts> {
@@ -221,8 +244,8 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
         .and_then(|h| h.sni.clone())
         .map(|n| (n, NameSource::Sni))
         .or_else(|| http_host.map(|h| (h, NameSource::HttpHost)))
-        .or_else(|| cx.names.name_of(conn.server.ip(), conn.first.ts));
-    let required = cx.required_ref(name.as_ref().map(|(n, _)| &**n), conn.server.port(), path.as_deref());
+        .or_else(|| cx.names.name_of(conn.server().ip(), conn.first.ts));
+    let required = cx.required_ref(name.as_ref().map(|(n, _)| &**n), conn.server().port(), path.as_deref());
     let http_status = first_request.and_then(|e| e.response.as_ref()).map(|r| r.status);
     if outcome == Outcome::Ok {
         if let Some((o, d)) = tls_outcome(&view, required.is_some(), cx.ca_set) {
@@ -249,17 +272,17 @@ pub(super) fn direct_attempt(conn: &Connection, protocols: &Protocols, cx: &Cont
         frames: frames.into_boxed_slice(),
         wireshark_filter: connection_filter(conn),
         required,
-        tls: tls_facts(&view).map(Box::new),
+        tls: tls_facts(&view).map(|t| cx.handshakes.share(t)),
         pid: conn.process_id,
         service_tag: match &name {
-            None => cx.service_tags.tag_of(conn.server.ip()).map(str::to_string),
+            None => cx.service_tags.tag_of(conn.server().ip()).map(str::to_string),
             Some(_) => None,
         },
         name_source: name.as_ref().map(|(_, source)| *source),
         destination: Destination {
             name: name.map(|(n, _)| n),
-            ip: Some(conn.server.ip()),
-            port: Some(conn.server.port()),
+            ip: Some(conn.server().ip()),
+            port: Some(conn.server().port()),
         },
         detail,
     })
@@ -302,7 +325,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             ),
             other => other,
         };
-        let proxy = host_port(conn.server);
+        let proxy = host_port(conn.server());
         return vec![base(outcome, format!("proxy {proxy}: {detail}"), evidence_frames(conn))];
     }
     let ended = conn.ended();
@@ -319,7 +342,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
                 }
                 Target::Origin { host, path } => (
                     host.clone(),
-                    conn.server.port(),
+                    conn.server().port(),
                     Some(path.clone()),
                     NameSource::HttpHost,
                 ),
@@ -361,7 +384,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             attempt.name_source = name.as_ref().map(|_| source);
             attempt.http_status = exchange.response.as_ref().map(|r| r.status);
             attempt.required = required;
-            attempt.tls = tls_facts(&view).map(Box::new);
+            attempt.tls = tls_facts(&view).map(|t| cx.handshakes.share(t));
             if let Some(frame) = request_frame {
                 attempt.wireshark_filter.request_frame = Some(frame);
             }
@@ -472,7 +495,7 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
     let server_reset = conn.reset.filter(|r| r.from == Side::Server);
     let sent = conn.syn_retransmits + 1;
     let Some(syn_ack) = conn.syn_ack else {
-        if let Some(drop) = conn.local_drop {
+        if let Some(drop) = conn.local_drop.as_deref() {
             let component = cx
                 .interfaces
                 .get(drop.interface)
@@ -612,7 +635,7 @@ fn evidence_frames(conn: &Connection) -> Vec<u64> {
     frames.extend(conn.syn_ack.map(|f| f.number()));
     frames.extend(conn.icmp.as_deref().map(|i| i.frame.number()));
     frames.extend(conn.reset.map(|r| r.frame.number()));
-    frames.extend(conn.local_drop.map(|d| d.frame.number()));
+    frames.extend(conn.local_drop.as_deref().map(|d| d.frame.number()));
     frames.extend(conn.first_data.iter().flatten().map(|f| f.number()));
     frames.sort_unstable();
     frames.dedup();
@@ -631,8 +654,8 @@ pub fn ip_field(ip: IpAddr) -> &'static str {
 /// A display filter that shows this connection's packets in both directions.
 pub fn connection_filter(conn: &Connection) -> ConnectionFilter {
     ConnectionFilter {
-        client: conn.client,
-        server: conn.server,
+        client: conn.client(),
+        server: conn.server(),
         icmp_frame: conn.icmp.as_deref().map(|icmp| icmp.frame.number()),
         request_frame: None,
     }
@@ -670,6 +693,7 @@ mod tests {
             capture_end: 0,
             interfaces: &[],
             rows: RowMemo::default(),
+            handshakes: HandshakeMemo::default(),
         };
         let direct = |name: &str, port: u16, path: Option<&str>| {
             table

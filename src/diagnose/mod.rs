@@ -20,7 +20,7 @@ use crate::proto::http::Target;
 use crate::proto::Protocols;
 use crate::report::model::*;
 pub use attempts::{connection_filter, host_port, ip_field, syn_filter, ANSWER_GRACE_NANOS};
-use attempts::{Context, NameBook, RowMemo};
+use attempts::{Context, HandshakeMemo, NameBook, RowMemo};
 
 /// Whether the capture asks for US Government cloud names (DNS, SNI, CONNECT).
 fn uses_usgov(pass: &PacketPass) -> bool {
@@ -44,7 +44,7 @@ fn proxies(pass: &PacketPass, opts: &Options) -> HashSet<SocketAddr> {
     let mut proxies: HashSet<SocketAddr> = opts.proxies.iter().copied().collect();
     for (conn, protocols) in pass.carried() {
         if protocols.http.as_ref().is_some_and(|h| h.conversation.is_proxy_use()) {
-            proxies.insert(conn.server);
+            proxies.insert(conn.server());
         }
     }
     proxies.extend(pass.pac_proxies.iter().filter_map(|p| p.parse::<SocketAddr>().ok()));
@@ -78,6 +78,7 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
         },
         interfaces: &pass.info.interfaces,
         rows: RowMemo::default(),
+        handshakes: HandshakeMemo::default(),
     };
     let mut capture = capture_facts(&pass);
     for hit in flow_limits_hit(&pass, opts) {
@@ -95,7 +96,7 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
             bound(to, "the end")
         ));
     }
-    let shown = |c: &Connection| opts.host.is_none_or(|h| c.client.ip() == h || c.server.ip() == h);
+    let shown = |c: &Connection| opts.host.is_none_or(|h| c.client().ip() == h || c.server().ip() == h);
     let conns = &pass.connections.connections;
     // Summaries cost more than the connections: only those listed are built.
     let shown_total = conns.iter().filter(|c| shown(c)).count();
@@ -171,11 +172,11 @@ fn consume_connections(
         if listed(conns.len(), &conn) {
             summaries.push(connection_summary(&conn));
         }
-        if host.is_some_and(|host| conn.client.ip() != host) {
+        if host.is_some_and(|host| conn.client().ip() != host) {
             continue;
         }
         let protocols = protocols.as_deref().unwrap_or(Protocols::nothing());
-        if cx.proxies.contains(&conn.server) {
+        if cx.proxies.contains(&conn.server()) {
             attempts.extend(attempts::proxy_attempts(&conn, protocols, cx).into_iter().rev());
         } else if let Some(a) = attempts::direct_attempt(&conn, protocols, cx) {
             attempts.push(a);
@@ -468,8 +469,8 @@ fn ms(nanos: i64) -> f64 {
 fn connection_summary(conn: &Connection) -> ConnectionSummary {
     ConnectionSummary {
         id: conn.id,
-        client: host_port(conn.client),
-        server: host_port(conn.server),
+        client: host_port(conn.client()),
+        server: host_port(conn.server()),
         isn: conn.isn.map(|s| s.0),
         conn_state: conn.conn_state(),
         history: conn.history.as_str().to_string(),
@@ -507,7 +508,7 @@ fn connection_summary(conn: &Connection) -> ConnectionSummary {
             syn_ack: conn.syn_ack.map(|f| f.ts),
             reset: conn.reset.map(|r| r.frame.ts),
             icmp: conn.icmp.as_deref().map(|i| i.frame.ts),
-            local_drop: conn.local_drop.map(|d| d.frame.ts),
+            local_drop: conn.local_drop.as_deref().map(|d| d.frame.ts),
             client_data: conn.first_data[0].map(|f| f.ts),
             server_data: conn.first_data[1].map(|f| f.ts),
         },

@@ -88,8 +88,8 @@ pub const MAX_SYN_FRAMES: usize = 16;
 #[derive(Debug)]
 pub struct Connection {
     pub id: u32,
-    pub client: SocketAddr,
-    pub server: SocketAddr,
+    client: End,
+    server: End,
     /// The client's initial sequence number, when its SYN was captured.
     pub isn: Option<SeqNumber>,
     pub first: FrameRef,
@@ -109,8 +109,8 @@ pub struct Connection {
     pub first_data: [Option<FrameRef>; 2],
     /// Rare, and large (it quotes addresses): boxed, so other connections pay a pointer.
     pub icmp: Option<Box<IcmpError>>,
-    /// A SYN of this connection dropped inside the capturing host.
-    pub local_drop: Option<LocalDrop>,
+    /// A SYN of this connection dropped inside the capturing host (rare: boxed).
+    pub local_drop: Option<Box<LocalDrop>>,
     /// Process id recorded with the client's packets (not always the owner).
     pub process_id: Option<u32>,
     pub history: History,
@@ -122,7 +122,34 @@ pub struct Connection {
     pub streams_done: bool,
 }
 
+/// An address and port in 20 bytes, where a `SocketAddr` takes 32 for IPv6
+/// flow information and scope, which packets never set: a long capture keeps
+/// a record per connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct End {
+    ip: IpAddr,
+    port: u16,
+}
+
+impl From<SocketAddr> for End {
+    fn from(addr: SocketAddr) -> Self {
+        End {
+            ip: addr.ip(),
+            port: addr.port(),
+        }
+    }
+}
+
 impl Connection {
+    /// The end that sent the SYN (or that [`guess_roles`] took for it).
+    pub fn client(&self) -> SocketAddr {
+        SocketAddr::new(self.client.ip, self.client.port)
+    }
+
+    pub fn server(&self) -> SocketAddr {
+        SocketAddr::new(self.server.ip, self.server.port)
+    }
+
     /// What is kept of each direction's bytes (client, server); nothing once released.
     pub fn streams(&self) -> [&Stream; 2] {
         match self.streams.as_deref() {
@@ -140,6 +167,7 @@ impl Connection {
     /// Comparing the addresses costs less than packing a [`FlowKey`], and means
     /// the same: both are built from the packets' IP addresses and ports alone.
     fn is_between(&self, a: SocketAddr, b: SocketAddr) -> bool {
+        let (a, b) = (End::from(a), End::from(b));
         (self.client == a && self.server == b) || (self.client == b && self.server == a)
     }
 
@@ -216,7 +244,7 @@ impl Connection {
     }
 
     fn side_of(&self, src: IpAddr, src_port: u16) -> Side {
-        if self.client.ip() == src && self.client.port() == src_port {
+        if self.client.ip == src && self.client.port == src_port {
             Side::Client
         } else {
             Side::Server
@@ -227,11 +255,10 @@ impl Connection {
 /// Zeek's `history` string: one letter per event kind and direction, upper
 /// case for the originator, in the order first seen.
 ///
-/// Noted on every segment, so it is kept inline: a bit per letter says
-/// whether it was seen, and the letters sit in a small array in order.
+/// Noted on every segment, so it is kept inline: the letters sit in a small
+/// array in order, which a new letter is looked up in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct History {
-    seen: u64,
     len: u8,
     letters: [u8; History::CAPACITY],
 }
@@ -245,11 +272,11 @@ impl History {
             Side::Client => letter.to_ascii_uppercase(),
             Side::Server => letter.to_ascii_lowercase(),
         } as u8;
-        let bit = 1u64 << (letter & 63);
-        if self.seen & bit != 0 || usize::from(self.len) == Self::CAPACITY {
+        // Fourteen bytes at most: scanning them costs less than a bitmap in every record.
+        let seen = &self.letters[..usize::from(self.len)];
+        if seen.contains(&letter) || seen.len() == Self::CAPACITY {
             return;
         }
-        self.seen |= bit;
         self.letters[usize::from(self.len)] = letter;
         self.len += 1;
     }
@@ -317,7 +344,7 @@ impl FlowKey {
     }
 
     fn of(conn: &Connection) -> Self {
-        FlowKey::new(conn.client, conn.server)
+        FlowKey::new(conn.client(), conn.server())
     }
 }
 
@@ -346,7 +373,7 @@ impl FlowIndex {
     /// Points the 4-tuple of `connections[index]` at it, in place of any older
     /// connection on the same 4-tuple.
     fn insert(&mut self, index: usize, connections: &[Connection]) {
-        let (client, server) = (connections[index].client, connections[index].server);
+        let (client, server) = (connections[index].client(), connections[index].server());
         let hasher = &self.hasher;
         let entry = self.slots.entry(
             hasher.hash_one(FlowKey::new(client, server)),
@@ -440,7 +467,7 @@ impl ConnectionTable {
         };
         self.update(index, frame, from, seg);
         let conn = &mut self.connections[index];
-        if conn.client == from && conn.process_id.is_none() {
+        if conn.client() == from && conn.process_id.is_none() {
             conn.process_id = origin.process_id;
         }
     }
@@ -456,14 +483,14 @@ impl ConnectionTable {
             return;
         };
         let conn = &mut self.connections[index];
-        if conn.client == from && conn.isn == Some(SeqNumber(seg.seq)) {
-            conn.local_drop.get_or_insert(LocalDrop { frame, interface });
+        if conn.client() == from && conn.isn == Some(SeqNumber(seg.seq)) {
+            conn.local_drop.get_or_insert(Box::new(LocalDrop { frame, interface }));
         }
     }
 
     fn is_same_syn(&self, index: usize, from: SocketAddr, seq: u32) -> bool {
         let conn = &self.connections[index];
-        conn.client == from && conn.isn == Some(SeqNumber(seq))
+        conn.client() == from && conn.isn == Some(SeqNumber(seq))
     }
 
     fn open(&mut self, frame: FrameRef, client: SocketAddr, server: SocketAddr) -> Option<usize> {
@@ -474,8 +501,8 @@ impl ConnectionTable {
         let index = self.connections.len();
         self.connections.push(Connection {
             id: index as u32 + 1,
-            client,
-            server,
+            client: client.into(),
+            server: server.into(),
             isn: None,
             first: frame,
             last_ts: frame.ts,
@@ -615,7 +642,7 @@ impl ConnectionTable {
         };
         let conn = &mut self.connections[index];
         let same_syn = conn.isn.is_none_or(|isn| isn.0 == quoted.seq);
-        if conn.client == client && conn.icmp.is_none() && same_syn {
+        if conn.client() == client && conn.icmp.is_none() && same_syn {
             conn.icmp = Some(Box::new(IcmpError { frame, from, message }));
         }
     }
@@ -760,7 +787,7 @@ mod tests {
             process_id: None,
         };
         t.on_segment(FrameRef::new(1, 0), src, dst, &s, inbound);
-        assert_eq!(t.connections[0].server.port(), 443);
+        assert_eq!(t.connections[0].server().port(), 443);
         let (src, dst, s) = seg(false, ACK, 1, b"data");
         let mut t = ConnectionTable::default();
         let outbound = Origin {
@@ -769,7 +796,7 @@ mod tests {
         };
         t.on_segment(FrameRef::new(1, 0), src, dst, &s, outbound);
         assert_eq!(
-            t.connections[0].client.port(),
+            t.connections[0].client().port(),
             443,
             "an outbound packet comes from the client"
         );
@@ -782,7 +809,7 @@ mod tests {
         let (src, dst, s) = seg(true, SYN, 7, b"");
         t.on_segment(FrameRef::new(1, 0), src, dst, &s, Origin::default());
         t.on_local_drop(FrameRef::new(2, 1), src, dst, &s, 3);
-        let drop = t.connections[0].local_drop.expect("marked");
+        let drop = t.connections[0].local_drop.as_deref().expect("marked");
         assert_eq!((drop.frame.number(), drop.interface), (2, 3));
     }
 
@@ -898,7 +925,7 @@ mod tests {
         }
         assert_eq!(t.connections.len(), usize::from(N));
         for (i, c) in t.connections.iter().enumerate() {
-            assert_eq!(c.client.port(), 10_000 + i as u16);
+            assert_eq!(c.client().port(), 10_000 + i as u16);
             assert_eq!(c.packets, [1, 1], "connection {i} got its answer and nothing else");
         }
         // A new SYN on a used 4-tuple opens a connection, and the index moves to it.
@@ -934,7 +961,7 @@ mod tests {
         let mut t = ConnectionTable::default();
         feed(&mut t, 1, 0, seg(false, ACK, 1, b"data"));
         let c = &t.connections[0];
-        assert_eq!(c.server.port(), 443);
+        assert_eq!(c.server().port(), 443);
         assert_eq!(c.conn_state(), "OTH");
     }
 }

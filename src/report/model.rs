@@ -211,7 +211,7 @@ pub struct RequiredRef {
     pub purpose: Arc<str>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TlsFacts {
     pub sni: Option<Arc<str>>,
     /// The negotiated version; null when no ServerHello was seen.
@@ -261,7 +261,7 @@ impl Serialize for TlsFacts {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct TlsAlertFacts {
     /// `client` or `server`.
     pub from: &'static str,
@@ -289,9 +289,11 @@ pub struct Attempt {
     pub frames: Box<[u64]>,
     /// The connection's two ends, which also give the attempt's client and proxy.
     pub wireshark_filter: ConnectionFilter,
-    pub required: Option<RequiredRef>,
-    /// Boxed: a flood of unanswered SYNs has no handshake, and pays a pointer for it.
-    pub tls: Option<Box<TlsFacts>>,
+    /// Shared by the attempts to names of the same row.
+    pub required: Option<Arc<RequiredRef>>,
+    /// Shared by the attempts that saw the same handshake (the same server name,
+    /// versions and certificate); a flood of unanswered SYNs pays a pointer.
+    pub tls: Option<Arc<TlsFacts>>,
     pub pid: Option<u32>,
     /// capdoc extension: a one-line account of what happened.
     pub detail: String,
@@ -599,7 +601,7 @@ pub struct AttemptGroup {
     pub path: Path,
     pub proxy: Option<String>,
     pub outcome: Outcome,
-    pub required: Option<RequiredRef>,
+    pub required: Option<Arc<RequiredRef>>,
     /// Attempts counted here (not in `attempts`).
     pub count: u64,
     /// Attempts to the same destination with the same outcome that are listed.

@@ -342,10 +342,11 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
 
     for a in &mut report.attempts {
         redact_destination(&mut p, &mut a.destination);
-        if let Some(tls) = &mut a.tls {
+        if let Some(shared) = &mut a.tls {
+            // This attempt's own copy of the handshake, and of its certificate below.
+            let tls = Arc::make_mut(shared);
             tls.sni = tls.sni.as_deref().map(|n| p.name(n).into());
             if let Some(shared) = &mut tls.certificate {
-                // This attempt's own copy: the names of the certificate are pseudonyms from here on.
                 let certificate = Arc::make_mut(shared);
                 certificate.dns_names = certificate.dns_names.iter().map(|n| p.name(n)).collect();
                 sentence(&mut p, &mut certificate.subject);
@@ -506,7 +507,7 @@ mod tests {
                 request_frame: None,
             },
             required: None,
-            tls: Some(Box::new(TlsFacts {
+            tls: Some(Arc::new(TlsFacts {
                 sni: Some("app.contoso.local".into()),
                 version: Some("TLS 1.2"),
                 client_max_version: Some("TLS 1.3"),
