@@ -386,7 +386,7 @@ pub(super) fn proxy_attempts(conn: &Connection, protocols: &Protocols, cx: &Cont
             attempt.required = required;
             attempt.tls = tls_facts(&view).map(|t| cx.handshakes.share(t));
             if let Some(frame) = request_frame {
-                attempt.wireshark_filter.request_frame = Some(frame);
+                attempt.wireshark_filter.request_frame = NonZeroU64::new(frame);
             }
             attempt
         })
@@ -653,12 +653,12 @@ pub fn ip_field(ip: IpAddr) -> &'static str {
 
 /// A display filter that shows this connection's packets in both directions.
 pub fn connection_filter(conn: &Connection) -> ConnectionFilter {
-    ConnectionFilter {
-        client: conn.client(),
-        server: conn.server(),
-        icmp_frame: conn.icmp.as_deref().map(|icmp| icmp.frame.number()),
-        request_frame: None,
-    }
+    let mut filter = ConnectionFilter::new(conn.client(), conn.server());
+    filter.icmp_frame = conn
+        .icmp
+        .as_deref()
+        .and_then(|icmp| NonZeroU64::new(icmp.frame.number()));
+    filter
 }
 
 /// A display filter that shows every SYN to a destination.

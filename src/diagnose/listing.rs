@@ -268,12 +268,10 @@ mod tests {
             syn_retransmits: 2,
             conn_state: "S0",
             frames: vec![u64::from(id) * 3].into(),
-            wireshark_filter: ConnectionFilter {
-                client: "192.0.2.10:50000".parse().expect("addr"),
-                server: std::net::SocketAddr::new(ip.parse().expect("addr"), 443),
-                icmp_frame: None,
-                request_frame: None,
-            },
+            wireshark_filter: ConnectionFilter::new(
+                "192.0.2.10:50000".parse().expect("addr"),
+                SocketAddr::new(ip.parse().expect("addr"), 443),
+            ),
             required: None,
             tls: None,
             pid: None,

@@ -51,6 +51,7 @@ fn proxies(pass: &PacketPass, opts: &Options) -> HashSet<SocketAddr> {
     proxies
 }
 
+
 /// Builds the report of a capture that was read.
 pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport {
     let resolved;

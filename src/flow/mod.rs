@@ -10,7 +10,7 @@ pub mod reassembly;
 pub mod seq;
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU64;
 
 use crate::capture::Direction;
@@ -124,30 +124,55 @@ pub struct Connection {
 
 /// An address and port in 20 bytes, where a `SocketAddr` takes 32 for IPv6
 /// flow information and scope, which packets never set: a long capture keeps
-/// a record per connection.
+/// a record per connection, and the report an attempt. The address is packed
+/// as in [`FlowKey`] (IPv4 in its IPv4-mapped form, the family apart), so two
+/// ends compare as bytes: the flow index compares one with every probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct End {
-    ip: IpAddr,
+pub struct End {
+    ip: [u8; 16],
     port: u16,
+    v6: bool,
+}
+
+impl End {
+    fn new(ip: IpAddr, port: u16) -> Self {
+        End {
+            ip: packed_ip(ip).to_ne_bytes(),
+            port,
+            v6: ip.is_ipv6(),
+        }
+    }
+
+    fn packed_ip(&self) -> u128 {
+        u128::from_ne_bytes(self.ip)
+    }
+}
+
+impl From<End> for SocketAddr {
+    fn from(end: End) -> Self {
+        let v6 = Ipv6Addr::from_bits(end.packed_ip());
+        let ip = match (end.v6, v6.to_ipv4_mapped()) {
+            (false, Some(v4)) => IpAddr::V4(v4),
+            _ => IpAddr::V6(v6),
+        };
+        SocketAddr::new(ip, end.port)
+    }
 }
 
 impl From<SocketAddr> for End {
     fn from(addr: SocketAddr) -> Self {
-        End {
-            ip: addr.ip(),
-            port: addr.port(),
-        }
+        End::new(addr.ip(), addr.port())
     }
 }
 
 impl Connection {
     /// The end that sent the SYN (or that [`guess_roles`] took for it).
     pub fn client(&self) -> SocketAddr {
-        SocketAddr::new(self.client.ip, self.client.port)
+        self.client.into()
     }
 
     pub fn server(&self) -> SocketAddr {
-        SocketAddr::new(self.server.ip, self.server.port)
+        self.server.into()
     }
 
     /// What is kept of each direction's bytes (client, server); nothing once released.
@@ -166,8 +191,7 @@ impl Connection {
     /// Whether this connection is the one between `a` and `b`, either way round.
     /// Comparing the addresses costs less than packing a [`FlowKey`], and means
     /// the same: both are built from the packets' IP addresses and ports alone.
-    fn is_between(&self, a: SocketAddr, b: SocketAddr) -> bool {
-        let (a, b) = (End::from(a), End::from(b));
+    fn is_between(&self, a: End, b: End) -> bool {
         (self.client == a && self.server == b) || (self.client == b && self.server == a)
     }
 
@@ -243,8 +267,8 @@ impl Connection {
         }
     }
 
-    fn side_of(&self, src: IpAddr, src_port: u16) -> Side {
-        if self.client.ip == src && self.client.port == src_port {
+    fn side_of(&self, from: End) -> Side {
+        if self.client == from {
             Side::Client
         } else {
             Side::Server
@@ -256,7 +280,8 @@ impl Connection {
 /// case for the originator, in the order first seen.
 ///
 /// Noted on every segment, so it is kept inline: the letters sit in a small
-/// array in order, which a new letter is looked up in.
+/// array in order, which a new letter is looked up in (fourteen bytes at most;
+/// a bitmap beside them would make every connection record 8 bytes larger).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct History {
     len: u8,
@@ -266,13 +291,14 @@ pub struct History {
 impl History {
     /// Seven event kinds (s h a d f r t), in two cases.
     const CAPACITY: usize = 14;
+    #[cfg(test)]
+    const KINDS: &'static [u8; 7] = b"shadfrt";
 
     fn note(&mut self, side: Side, letter: char) {
         let letter = match side {
             Side::Client => letter.to_ascii_uppercase(),
             Side::Server => letter.to_ascii_lowercase(),
         } as u8;
-        // Fourteen bytes at most: scanning them costs less than a bitmap in every record.
         let seen = &self.letters[..usize::from(self.len)];
         if seen.contains(&letter) || seen.len() == Self::CAPACITY {
             return;
@@ -332,9 +358,9 @@ struct FlowKey {
 }
 
 impl FlowKey {
-    fn new(a: SocketAddr, b: SocketAddr) -> Self {
-        let v6 = u64::from(a.is_ipv6()) << 32;
-        let (a, b) = ((packed_ip(a.ip()), a.port()), (packed_ip(b.ip()), b.port()));
+    fn new(a: End, b: End) -> Self {
+        let v6 = u64::from(a.v6) << 32;
+        let (a, b) = ((a.packed_ip(), a.port), (b.packed_ip(), b.port));
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
         FlowKey {
             low: low.0,
@@ -344,7 +370,7 @@ impl FlowKey {
     }
 
     fn of(conn: &Connection) -> Self {
-        FlowKey::new(conn.client(), conn.server())
+        FlowKey::new(conn.client, conn.server)
     }
 }
 
@@ -364,7 +390,7 @@ struct FlowIndex {
 
 impl FlowIndex {
     /// The newest connection between `a` and `b`, either way round.
-    fn get(&self, a: SocketAddr, b: SocketAddr, connections: &[Connection]) -> Option<usize> {
+    fn get(&self, a: End, b: End, connections: &[Connection]) -> Option<usize> {
         let hash = self.hasher.hash_one(FlowKey::new(a, b));
         let found = self.slots.find(hash, |&i| connections[i as usize].is_between(a, b))?;
         Some(*found as usize)
@@ -373,7 +399,7 @@ impl FlowIndex {
     /// Points the 4-tuple of `connections[index]` at it, in place of any older
     /// connection on the same 4-tuple.
     fn insert(&mut self, index: usize, connections: &[Connection]) {
-        let (client, server) = (connections[index].client(), connections[index].server());
+        let (client, server) = (connections[index].client, connections[index].server);
         let hasher = &self.hasher;
         let entry = self.slots.entry(
             hasher.hash_one(FlowKey::new(client, server)),
@@ -424,13 +450,15 @@ impl ConnectionTable {
     }
 
     pub fn on_segment(&mut self, frame: FrameRef, src: IpAddr, dst: IpAddr, seg: &TcpSegment<'_>, origin: Origin) {
+        // Both forms: the packed one for the per-segment comparisons, the other for new records.
+        let (from_end, to_end) = (End::new(src, seg.src_port), End::new(dst, seg.dst_port));
         let from = SocketAddr::new(src, seg.src_port);
         let to = SocketAddr::new(dst, seg.dst_port);
         let flags = seg.flags;
-        let existing = self.latest.get(from, to, &self.connections);
+        let existing = self.latest.get(from_end, to_end, &self.connections);
         let index = if flags.syn() && !flags.ack() {
             match existing {
-                Some(i) if self.is_same_syn(i, from, seg.seq) => {
+                Some(i) if self.is_same_syn(i, from_end, seg.seq) => {
                     let conn = &mut self.connections[i];
                     conn.syn_retransmits += 1;
                     if conn.syns.len() < MAX_SYN_FRAMES {
@@ -465,9 +493,9 @@ impl ConnectionTable {
                 }
             }
         };
-        self.update(index, frame, from, seg);
+        self.update(index, frame, from_end, seg);
         let conn = &mut self.connections[index];
-        if conn.client() == from && conn.process_id.is_none() {
+        if origin.process_id.is_some() && conn.process_id.is_none() && conn.client == from_end {
             conn.process_id = origin.process_id;
         }
     }
@@ -477,20 +505,20 @@ impl ConnectionTable {
         if !seg.flags.syn() || seg.flags.ack() {
             return;
         }
-        let from = SocketAddr::new(src, seg.src_port);
-        let to = SocketAddr::new(dst, seg.dst_port);
+        let from = End::new(src, seg.src_port);
+        let to = End::new(dst, seg.dst_port);
         let Some(index) = self.latest.get(from, to, &self.connections) else {
             return;
         };
         let conn = &mut self.connections[index];
-        if conn.client() == from && conn.isn == Some(SeqNumber(seg.seq)) {
+        if conn.client == from && conn.isn == Some(SeqNumber(seg.seq)) {
             conn.local_drop.get_or_insert(Box::new(LocalDrop { frame, interface }));
         }
     }
 
-    fn is_same_syn(&self, index: usize, from: SocketAddr, seq: u32) -> bool {
+    fn is_same_syn(&self, index: usize, from: End, seq: u32) -> bool {
         let conn = &self.connections[index];
-        conn.client() == from && conn.isn == Some(SeqNumber(seq))
+        conn.client == from && conn.isn == Some(SeqNumber(seq))
     }
 
     fn open(&mut self, frame: FrameRef, client: SocketAddr, server: SocketAddr) -> Option<usize> {
@@ -529,9 +557,9 @@ impl ConnectionTable {
         Some(index)
     }
 
-    fn update(&mut self, index: usize, frame: FrameRef, from: SocketAddr, seg: &TcpSegment<'_>) {
+    fn update(&mut self, index: usize, frame: FrameRef, from: End, seg: &TcpSegment<'_>) {
         let conn = &mut self.connections[index];
-        let side = conn.side_of(from.ip(), from.port());
+        let side = conn.side_of(from);
         let s = side as usize;
         let flags = seg.flags;
         conn.last_ts = conn.last_ts.max(frame.ts);
@@ -635,14 +663,14 @@ impl ConnectionTable {
     /// Attaches an ICMP destination-unreachable to the connection whose SYN it quotes.
     pub fn on_unreachable(&mut self, frame: FrameRef, from: IpAddr, message: Unreachable) {
         let Some(quoted) = message.quoted else { return };
-        let client = SocketAddr::new(quoted.src, quoted.src_port);
-        let server = SocketAddr::new(quoted.dst, quoted.dst_port);
+        let client = End::new(quoted.src, quoted.src_port);
+        let server = End::new(quoted.dst, quoted.dst_port);
         let Some(index) = self.latest.get(client, server, &self.connections) else {
             return;
         };
         let conn = &mut self.connections[index];
         let same_syn = conn.isn.is_none_or(|isn| isn.0 == quoted.seq);
-        if conn.client() == client && conn.icmp.is_none() && same_syn {
+        if conn.client == client && conn.icmp.is_none() && same_syn {
             conn.icmp = Some(Box::new(IcmpError { frame, from, message }));
         }
     }
@@ -861,20 +889,30 @@ mod tests {
     }
 
     #[test]
+    fn an_end_gives_back_the_address_it_was_made_of() {
+        for text in ["192.0.2.1:40000", "[2001:db8::5]:443", "[::ffff:192.0.2.1]:40000"] {
+            let addr: SocketAddr = text.parse().expect("addr");
+            assert_eq!(SocketAddr::from(End::from(addr)), addr, "{text}");
+        }
+        // An IPv4-mapped IPv6 address is not the IPv4 end.
+        let v4: SocketAddr = "192.0.2.1:40000".parse().expect("addr");
+        let mapped: SocketAddr = "[::ffff:192.0.2.1]:40000".parse().expect("addr");
+        assert_ne!(End::from(v4), End::from(mapped));
+    }
+
+    #[test]
     fn one_key_for_both_directions_and_none_shared_across_families() {
+        let key = |a: SocketAddr, b: SocketAddr| FlowKey::new(a.into(), b.into());
         let a: SocketAddr = "192.0.2.1:40000".parse().expect("addr");
         let b: SocketAddr = "203.0.113.5:443".parse().expect("addr");
-        assert_eq!(FlowKey::new(a, b), FlowKey::new(b, a));
+        assert_eq!(key(a, b), key(b, a));
         // The same ports with the addresses swapped between ends is another connection.
         let swapped: SocketAddr = "203.0.113.5:40000".parse().expect("addr");
-        assert_ne!(
-            FlowKey::new(a, b),
-            FlowKey::new(swapped, "192.0.2.1:443".parse().expect("addr"))
-        );
+        assert_ne!(key(a, b), key(swapped, "192.0.2.1:443".parse().expect("addr")));
         // An IPv4-mapped IPv6 address on the wire is not the IPv4 connection.
         let mapped_a: SocketAddr = "[::ffff:192.0.2.1]:40000".parse().expect("addr");
         let mapped_b: SocketAddr = "[::ffff:203.0.113.5]:443".parse().expect("addr");
-        assert_ne!(FlowKey::new(a, b), FlowKey::new(mapped_a, mapped_b));
+        assert_ne!(key(a, b), key(mapped_a, mapped_b));
     }
 
     #[test]
@@ -954,6 +992,16 @@ mod tests {
             h.note(side, letter);
         }
         assert_eq!(h.as_str(), "ShADd");
+        // Every kind from both sides, twice: fourteen letters, each once.
+        let mut all = History::default();
+        for _ in 0..2 {
+            for &kind in History::KINDS {
+                for side in [Side::Client, Side::Server] {
+                    all.note(side, char::from(kind));
+                }
+            }
+        }
+        assert_eq!(all.as_str(), "SsHhAaDdFfRrTt");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! enum spellings are the JSON schema (`docs/report-schema.md`, schema 1).
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
+use crate::flow::End;
 use crate::proto::tls::Certificate;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -334,25 +336,52 @@ impl Serialize for Attempt {
 /// written out only when shown, like [`Attempt::start`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionFilter {
-    pub client: SocketAddr,
-    pub server: SocketAddr,
+    client: End,
+    server: End,
     /// An ICMP error that quotes the connection's SYN.
-    pub icmp_frame: Option<u64>,
+    pub icmp_frame: Option<NonZeroU64>,
     /// The request an attempt on a proxy connection stands for.
-    pub request_frame: Option<u64>,
+    pub request_frame: Option<NonZeroU64>,
 }
 
 impl ConnectionFilter {
+    /// The packets between `client` and `server`, and no other frame yet.
+    pub fn new(client: SocketAddr, server: SocketAddr) -> Self {
+        ConnectionFilter {
+            client: client.into(),
+            server: server.into(),
+            icmp_frame: None,
+            request_frame: None,
+        }
+    }
+
+    pub fn client(&self) -> SocketAddr {
+        self.client.into()
+    }
+
+    pub fn server(&self) -> SocketAddr {
+        self.server.into()
+    }
+
+    /// The same filter between other ends (pseudonyms).
+    pub fn with_ends(self, client: SocketAddr, server: SocketAddr) -> Self {
+        ConnectionFilter {
+            client: client.into(),
+            server: server.into(),
+            ..self
+        }
+    }
+
     /// The filter's text, built without `format!`: a report writes one per
     /// listed attempt, and the formatting machinery cost more than the rest.
     pub fn text(&self) -> String {
         use crate::diagnose::text::{push_ip, push_num};
-        let field = crate::diagnose::ip_field(self.client.ip());
+        let field = crate::diagnose::ip_field(self.client().ip());
         let mut out = String::with_capacity(96);
         if self.icmp_frame.is_some() {
             out.push('(');
         }
-        for (i, end) in [self.client, self.server].into_iter().enumerate() {
+        for (i, end) in [self.client(), self.server()].into_iter().enumerate() {
             if i > 0 {
                 out.push_str(" && ");
             }
@@ -364,11 +393,11 @@ impl ConnectionFilter {
         }
         if let Some(frame) = self.icmp_frame {
             out.push_str(") || frame.number==");
-            push_num(&mut out, frame);
+            push_num(&mut out, frame.get());
         }
         if let Some(frame) = self.request_frame {
             out.push_str(" || frame.number==");
-            push_num(&mut out, frame);
+            push_num(&mut out, frame.get());
         }
         out
     }
@@ -388,12 +417,12 @@ impl Attempt {
 
     /// The address and port the connection came from.
     pub fn client(&self) -> SocketAddr {
-        self.wireshark_filter.client
+        self.wireshark_filter.client()
     }
 
     /// The proxy the attempt went through: the server of its connection.
     pub fn proxy(&self) -> Option<SocketAddr> {
-        (self.path == Path::Proxy).then_some(self.wireshark_filter.server)
+        (self.path == Path::Proxy).then(|| self.wireshark_filter.server())
     }
 
     /// `name (ip):port`, `ip:port` or `name:port`, plus the proxy when there is one.
@@ -621,22 +650,22 @@ mod tests {
 
     #[test]
     fn a_connection_filter_reads_as_wireshark_wants_it() {
-        let filter = ConnectionFilter {
-            client: "192.0.2.10:50000".parse().expect("addr"),
-            server: "203.0.113.5:443".parse().expect("addr"),
-            icmp_frame: None,
-            request_frame: None,
-        };
+        let filter = ConnectionFilter::new(
+            "192.0.2.10:50000".parse().expect("addr"),
+            "203.0.113.5:443".parse().expect("addr"),
+        );
         assert_eq!(
             filter.text(),
             "ip.addr==192.0.2.10 && tcp.port==50000 && ip.addr==203.0.113.5 && tcp.port==443"
         );
         // The ICMP error joins the connection's packets; the request is added after.
         let with_frames = ConnectionFilter {
-            client: "[2001:db8::10]:50000".parse().expect("addr"),
-            server: "[2001:db8::5]:8080".parse().expect("addr"),
-            icmp_frame: Some(7),
-            request_frame: Some(12),
+            icmp_frame: NonZeroU64::new(7),
+            request_frame: NonZeroU64::new(12),
+            ..ConnectionFilter::new(
+                "[2001:db8::10]:50000".parse().expect("addr"),
+                "[2001:db8::5]:8080".parse().expect("addr"),
+            )
         };
         assert_eq!(
             with_frames.text(),

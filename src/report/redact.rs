@@ -353,8 +353,8 @@ pub fn redact(report: &mut CaptureReport, table: &Table, key: &Key) {
             }
         }
         // The filter's two ends are also the attempt's client and proxy.
-        let filter = &mut a.wireshark_filter;
-        (filter.client, filter.server) = (p.socket(filter.client), p.socket(filter.server));
+        let filter = a.wireshark_filter;
+        a.wireshark_filter = filter.with_ends(p.socket(filter.client()), p.socket(filter.server()));
         sentence(&mut p, &mut a.detail);
     }
     for g in &mut report.attempt_groups {
@@ -500,12 +500,10 @@ mod tests {
             syn_retransmits: 0,
             conn_state: "SF",
             frames: vec![1].into(),
-            wireshark_filter: ConnectionFilter {
-                client: "192.0.2.10:50000".parse().expect("addr"),
-                server: "203.0.113.5:443".parse().expect("addr"),
-                icmp_frame: None,
-                request_frame: None,
-            },
+            wireshark_filter: ConnectionFilter::new(
+                "192.0.2.10:50000".parse().expect("addr"),
+                "203.0.113.5:443".parse().expect("addr"),
+            ),
             required: None,
             tls: Some(Arc::new(TlsFacts {
                 sni: Some("app.contoso.local".into()),
