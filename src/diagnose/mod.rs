@@ -51,7 +51,6 @@ fn proxies(pass: &PacketPass, opts: &Options) -> HashSet<SocketAddr> {
     proxies
 }
 
-
 /// Builds the report of a capture that was read.
 pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport {
     let resolved;

@@ -19,30 +19,34 @@ pub enum Target {
     /// `CONNECT host:port`.
     Authority { host: Arc<str>, port: u16 },
     /// `GET http://host[:port]/path` (a request to a proxy).
-    Absolute { host: Arc<str>, port: u16, path: String },
+    Absolute { host: Arc<str>, port: u16, path: Box<str> },
     /// `GET /path` with a `Host` header, when present.
-    Origin { host: Option<Arc<str>>, path: String },
+    Origin { host: Option<Arc<str>>, path: Box<str> },
 }
+
+// The parse results of every connection are kept to the end of a capture: the
+// texts are boxed to their length, and offsets are u32 (a stream keeps at most
+// `FlowLimits::stream_bytes`, itself a u32).
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
     pub method: Arc<str>,
     pub target: Target,
     /// Offset of the request in the client stream, to find its frame.
-    pub offset: usize,
+    pub offset: u32,
     /// `Proxy-Authorization` scheme (`Basic`, `NTLM`, ...), never the credentials.
-    pub proxy_auth_scheme: Option<String>,
+    pub proxy_auth_scheme: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
     pub reason: Arc<str>,
-    pub offset: usize,
+    pub offset: u32,
     /// Schemes offered in `Proxy-Authenticate`.
-    pub proxy_authenticate: Vec<String>,
+    pub proxy_authenticate: Box<[Box<str>]>,
     /// `X-Squid-Error` or `Proxy-Status`: the proxy says it made this answer.
-    pub proxy_error: Option<String>,
+    pub proxy_error: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,11 +208,17 @@ fn parse_target(method: &str, path: &str, host_header: Option<String>) -> Option
 }
 
 /// Query strings can carry tokens (SAS signatures, codes): they are not kept.
-fn without_query(path: &str) -> String {
+fn without_query(path: &str) -> Box<str> {
     match path.split_once('?') {
-        Some((p, _)) => format!("{p}?<query removed>"),
-        None => path.to_string(),
+        Some((p, _)) => format!("{p}?<query removed>").into(),
+        None => path.into(),
     }
+}
+
+/// Offsets past 4 GiB only come from slices longer than any stream kept: they
+/// saturate, and find no frame.
+fn stream_offset(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
 }
 
 /// Parses one request head at `at`; returns it with the offset after its body.
@@ -258,8 +268,8 @@ fn request_from_parts<'a>(
         Request {
             method: method.into(),
             target,
-            offset: at,
-            proxy_auth_scheme,
+            offset: stream_offset(at),
+            proxy_auth_scheme: proxy_auth_scheme.map(Into::into),
         },
         at + end,
     ))
@@ -304,10 +314,11 @@ fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
     let mut response = Response {
         status,
         reason: crate::untrusted::text(resp.reason.unwrap_or_default().as_bytes()).into(),
-        offset: at,
-        proxy_authenticate: Vec::new(),
+        offset: stream_offset(at),
+        proxy_authenticate: Box::default(),
         proxy_error: None,
     };
+    let mut proxy_authenticate = Vec::new();
     let mut length = None;
     let mut chunked = false;
     // Only the headers the diagnosis reads are copied out.
@@ -315,18 +326,17 @@ fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
         let is = |name: &str| h.name.eq_ignore_ascii_case(name);
         if is("proxy-authenticate") {
             if let Some(scheme) = header_text(h.value).split_whitespace().next() {
-                response
-                    .proxy_authenticate
-                    .push(scheme.trim_end_matches(',').to_string());
+                proxy_authenticate.push(scheme.trim_end_matches(',').into());
             }
         } else if is("x-squid-error") || is("proxy-status") {
-            response.proxy_error = Some(header_text(h.value));
+            response.proxy_error = Some(header_text(h.value).into());
         } else if is("content-length") {
             length = header_text(h.value).parse::<usize>().ok();
         } else if is("transfer-encoding") {
             chunked = header_text(h.value).to_ascii_lowercase().contains("chunked");
         }
     }
+    response.proxy_authenticate = proxy_authenticate.into_boxed_slice();
     let body_start = at + head_len;
     let no_body = (100..200).contains(&status) || status == 204 || status == 304;
     let end = if no_body {
@@ -419,7 +429,7 @@ HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03";
         let first = conv.exchanges[0].response.as_ref().expect("answered");
         assert_eq!(
             (first.status, first.proxy_authenticate.clone()),
-            (407, vec!["Basic".into(), "NTLM".into()])
+            (407, vec!["Basic".into(), "NTLM".into()].into())
         );
         assert_eq!(conv.exchanges[1].request.proxy_auth_scheme.as_deref(), Some("Basic"));
         let (c, s) = conv.tunnel.expect("tunnel");

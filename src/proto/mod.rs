@@ -35,9 +35,9 @@ pub struct Protocols {
 pub struct Http {
     pub conversation: http::Conversation,
     /// Frame of each exchange's request and response.
-    pub exchange_frames: Vec<(Option<u64>, Option<u64>)>,
+    pub exchange_frames: Box<[(Option<u64>, Option<u64>)]>,
     /// `PROXY host:port` directives of a PAC file served on this connection.
-    pub pac_proxies: Vec<String>,
+    pub pac_proxies: Box<[String]>,
 }
 
 impl Protocols {
@@ -132,8 +132,10 @@ pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &
         .iter()
         .map(|e| {
             (
-                client_stream.frame_at(e.request.offset),
-                e.response.as_ref().and_then(|r| server_stream.frame_at(r.offset)),
+                client_stream.frame_at(e.request.offset as usize),
+                e.response
+                    .as_ref()
+                    .and_then(|r| server_stream.frame_at(r.offset as usize)),
             )
         })
         .collect();
@@ -147,7 +149,7 @@ pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &
             continue;
         }
         let Some(r) = &exchange.response else { continue };
-        let rest = server.get(r.offset..).unwrap_or_default();
+        let rest = server.get(r.offset as usize..).unwrap_or_default();
         if let Some(body_at) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
             let body = &rest[body_at + 4..];
             let body = String::from_utf8_lossy(&body[..body.len().min(MAX_PAC)]);
@@ -161,7 +163,7 @@ pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &
     out.http = Some(Box::new(Http {
         conversation,
         exchange_frames,
-        pac_proxies,
+        pac_proxies: pac_proxies.into_boxed_slice(),
     }));
     out
 }
