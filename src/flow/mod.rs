@@ -84,6 +84,8 @@ pub struct LocalDrop {
 
 /// At most this many SYN frames are listed per connection (all are counted).
 pub const MAX_SYN_FRAMES: usize = 16;
+// `Connection::answered_syn` is a position among them.
+const _: () = assert!(MAX_SYN_FRAMES <= 256);
 
 #[derive(Debug)]
 pub struct Connection {
@@ -99,8 +101,9 @@ pub struct Connection {
     pub syns: SmallVec<[FrameRef; 1]>,
     pub syn_retransmits: u32,
     pub syn_ack: Option<FrameRef>,
-    /// The SYN that the SYN-ACK most likely answered (the last one before it).
-    pub answered_syn: Option<FrameRef>,
+    /// Which of `syns` the SYN-ACK most likely answered (the last one before
+    /// it), by position: a frame would take 16 bytes of every record.
+    answered_syn: Option<u8>,
     pub reset: Option<Reset>,
     pub fin: [Option<FrameRef>; 2],
     /// Payload bytes sent by each side (from IP lengths, so truncation does not hide them).
@@ -204,9 +207,14 @@ impl Connection {
         Some(self.syn_ack?.ts.saturating_sub(self.syns.first()?.ts))
     }
 
+    /// The SYN that the SYN-ACK most likely answered (the last one before it).
+    pub fn answered_syn(&self) -> Option<FrameRef> {
+        self.syns.get(usize::from(self.answered_syn?)).copied()
+    }
+
     /// Round trip of the handshake: the answered SYN to its SYN-ACK.
     pub fn handshake_rtt(&self) -> Option<i64> {
-        Some(self.syn_ack?.ts.saturating_sub(self.answered_syn?.ts))
+        Some(self.syn_ack?.ts.saturating_sub(self.answered_syn()?.ts))
     }
 
     /// Whether either side closed (FIN) or reset the connection.
@@ -569,7 +577,7 @@ impl ConnectionTable {
             let acks_our_syn = conn.isn.is_none_or(|isn| seg.ack == isn.0.wrapping_add(1));
             if flags.ack() && side == Side::Server && conn.syn_ack.is_none() && acks_our_syn {
                 conn.syn_ack = Some(frame);
-                conn.answered_syn = conn.syns.iter().rev().find(|s| s.ts <= frame.ts).copied();
+                conn.answered_syn = conn.syns.iter().rposition(|s| s.ts <= frame.ts).map(|i| i as u8);
                 if let Some(stream) = conn.stream_mut(Side::Server) {
                     stream.set_base(SeqNumber(seg.seq));
                 }
