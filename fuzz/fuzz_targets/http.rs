@@ -22,9 +22,9 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     for exchange in &conversation.exchanges {
-        assert!(exchange.request.offset <= client.len());
+        assert!(exchange.request.offset as usize <= client.len());
         if let Some(response) = &exchange.response {
-            assert!(response.offset <= server.len());
+            assert!(response.offset as usize <= server.len());
         }
     }
     std::hint::black_box(conversation.is_proxy_use());
