@@ -733,4 +733,34 @@ mod tests {
             "a required name is in the test"
         );
     }
+
+    /// Equal handshakes share one copy until the memo is full; then each is its own.
+    #[test]
+    fn equal_handshakes_share_one_copy_until_the_memo_is_full() {
+        let facts = |sni: &str| TlsFacts {
+            sni: Some(sni.into()),
+            version: Some("TLS 1.2"),
+            client_max_version: Some("TLS 1.3"),
+            alert: None,
+            certificate: None,
+            certificate_request: false,
+        };
+        let memo = HandshakeMemo::default();
+        let first = memo.share(facts("contoso.msappproxy.net"));
+        let again = memo.share(facts("contoso.msappproxy.net"));
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = memo.share(TlsFacts {
+            certificate_request: true,
+            ..facts("contoso.msappproxy.net")
+        });
+        assert!(!Arc::ptr_eq(&first, &other), "one field apart is another handshake");
+        for i in 0..HandshakeMemo::MAX {
+            memo.share(facts(&format!("host{i}.example.com")));
+        }
+        assert_eq!(memo.0.borrow().len(), HandshakeMemo::MAX);
+        let late = memo.share(facts("late.example.com"));
+        assert_eq!(*late, facts("late.example.com"));
+        assert!(!Arc::ptr_eq(&late, &memo.share(facts("late.example.com"))));
+        assert!(Arc::ptr_eq(&first, &memo.share(facts("contoso.msappproxy.net"))));
+    }
 }
