@@ -7,7 +7,7 @@
 //! through [`esc`] (text and attribute values) or [`href`] (links). The page's
 //! Content-Security-Policy forbids every external load as a second line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -581,23 +581,25 @@ fn lanes(r: &CaptureReport) -> Vec<Lane<'_>> {
     let by_id: BTreeMap<u32, &ConnectionSummary> = r.connections.iter().map(|c| (c.id, c)).collect();
     let mut order: Vec<String> = Vec::new();
     let mut lanes: BTreeMap<String, Vec<(&ConnectionSummary, Vec<&Attempt>)>> = BTreeMap::new();
+    // Where each connection was placed: its lane and its position there.
+    let mut placed: HashMap<u32, (String, usize)> = HashMap::new();
     for a in &r.attempts {
         let Some(conn) = by_id.get(&a.connection) else { continue };
-        let label = a.destination_label();
         // A connection belongs to the lane of its first attempt; later requests on it
         // (the CONNECT repeated after a 407) add their status to the same marks.
-        if let Some(entry) = lanes
-            .values_mut()
-            .flat_map(|v| v.iter_mut())
-            .find(|(c, _)| c.id == conn.id)
-        {
-            entry.1.push(a);
+        if let Some((label, i)) = placed.get(&conn.id) {
+            if let Some(entry) = lanes.get_mut(label).and_then(|lane| lane.get_mut(*i)) {
+                entry.1.push(a);
+            }
             continue;
         }
+        let label = a.destination_label();
         if !lanes.contains_key(&label) {
             order.push(label.clone());
         }
-        lanes.entry(label).or_default().push((conn, vec![a]));
+        let lane = lanes.entry(label.clone()).or_default();
+        placed.insert(conn.id, (label, lane.len()));
+        lane.push((conn, vec![a]));
     }
     order
         .into_iter()
