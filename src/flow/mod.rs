@@ -192,8 +192,8 @@ impl Connection {
     }
 
     /// Whether this connection is the one between `a` and `b`, either way round.
-    /// Comparing the addresses costs less than packing a [`FlowKey`], and means
-    /// the same: both are built from the packets' IP addresses and ports alone.
+    /// Comparing the ends costs less than packing a [`FlowKey`], and means the
+    /// same: both are built from the packets' IP addresses and ports alone.
     fn is_between(&self, a: End, b: End) -> bool {
         (self.client == a && self.server == b) || (self.client == b && self.server == a)
     }
@@ -458,15 +458,13 @@ impl ConnectionTable {
     }
 
     pub fn on_segment(&mut self, frame: FrameRef, src: IpAddr, dst: IpAddr, seg: &TcpSegment<'_>, origin: Origin) {
-        // Both forms: the packed one for the per-segment comparisons, the other for new records.
-        let (from_end, to_end) = (End::new(src, seg.src_port), End::new(dst, seg.dst_port));
-        let from = SocketAddr::new(src, seg.src_port);
-        let to = SocketAddr::new(dst, seg.dst_port);
+        // Packed once: the index, the record and the side are all compared with these.
+        let (from, to) = (End::new(src, seg.src_port), End::new(dst, seg.dst_port));
         let flags = seg.flags;
-        let existing = self.latest.get(from_end, to_end, &self.connections);
+        let existing = self.latest.get(from, to, &self.connections);
         let index = if flags.syn() && !flags.ack() {
             match existing {
-                Some(i) if self.is_same_syn(i, from_end, seg.seq) => {
+                Some(i) if self.is_same_syn(i, from, seg.seq) => {
                     let conn = &mut self.connections[i];
                     conn.syn_retransmits += 1;
                     if conn.syns.len() < MAX_SYN_FRAMES {
@@ -501,9 +499,9 @@ impl ConnectionTable {
                 }
             }
         };
-        self.update(index, frame, from_end, seg);
+        self.update(index, frame, from, seg);
         let conn = &mut self.connections[index];
-        if origin.process_id.is_some() && conn.process_id.is_none() && conn.client == from_end {
+        if origin.process_id.is_some() && conn.process_id.is_none() && conn.client == from {
             conn.process_id = origin.process_id;
         }
     }
@@ -529,7 +527,7 @@ impl ConnectionTable {
         conn.client == from && conn.isn == Some(SeqNumber(seq))
     }
 
-    fn open(&mut self, frame: FrameRef, client: SocketAddr, server: SocketAddr) -> Option<usize> {
+    fn open(&mut self, frame: FrameRef, client: End, server: End) -> Option<usize> {
         if self.connections.len() >= self.limits.max_connections {
             self.untracked_segments += 1;
             return None;
@@ -537,8 +535,8 @@ impl ConnectionTable {
         let index = self.connections.len();
         self.connections.push(Connection {
             id: index as u32 + 1,
-            client: client.into(),
-            server: server.into(),
+            client,
+            server,
             isn: None,
             first: frame,
             last_ts: frame.ts,
@@ -688,17 +686,12 @@ impl ConnectionTable {
 /// server; a packet the capturing host marked outbound or inbound says who
 /// sent it; otherwise a well-known port (< 1024) against an ephemeral one marks
 /// the server; otherwise the first sender is taken as the client (as Zeek does).
-fn guess_roles(
-    from: SocketAddr,
-    to: SocketAddr,
-    is_syn_ack: bool,
-    direction: Option<Direction>,
-) -> (SocketAddr, SocketAddr) {
+fn guess_roles(from: End, to: End, is_syn_ack: bool, direction: Option<Direction>) -> (End, End) {
     let server_sent = match direction {
         _ if is_syn_ack => true,
         Some(Direction::Outbound) => false,
         Some(Direction::Inbound) => true,
-        None => from.port() < 1024 && to.port() >= 1024,
+        None => from.port < 1024 && to.port >= 1024,
     };
     if server_sent {
         (to, from)
