@@ -161,7 +161,7 @@ fn stages(c: &mut Criterion) {
         b.iter(|| {
             // As in a pass: each certificate is parsed, and each name kept, at its first sighting.
             let mut certificates = proto::tls::Certificates::default();
-            let mut names = proto::names::Names::default();
+            let mut names = capdoc::shared::Names::default();
             table
                 .connections
                 .iter()

@@ -18,4 +18,5 @@ pub mod flow;
 pub mod pass;
 pub mod proto;
 pub mod report;
+pub mod shared;
 pub mod untrusted;

@@ -352,7 +352,7 @@ impl Front {
 pub struct Back {
     duplicates: DuplicateFilter,
     certificates: tls::Certificates,
-    names: proto::names::Names,
+    names: crate::shared::Names,
     connections: ConnectionTable,
     protocols: Vec<Option<Box<Protocols>>>,
     dns_log: DnsLog,
@@ -367,7 +367,7 @@ impl Back {
         Back {
             duplicates: DuplicateFilter::default(),
             certificates: tls::Certificates::default(),
-            names: proto::names::Names::default(),
+            names: crate::shared::Names::default(),
             connections: ConnectionTable::new(opts.flow_limits),
             protocols: Vec::new(),
             dns_log: DnsLog::default(),

@@ -20,6 +20,7 @@ use crate::proto::http::{Exchange, Target};
 use crate::proto::tls::{self, Version};
 use crate::proto::Protocols;
 use crate::report::model::*;
+use crate::shared::Shared;
 
 /// How long after its last SYN a capture must go on before a missing answer
 /// counts as "unanswered" rather than "the capture stopped too early". A
@@ -42,24 +43,17 @@ pub(super) struct Context<'a> {
 }
 
 /// The TLS facts already given to an attempt: the attempts to one server
-/// mostly saw the same handshake, and share one copy of it.
+/// mostly saw the same handshake, and share one copy of it (at most 4,096
+/// handshakes are remembered).
 #[derive(Default)]
-pub(super) struct HandshakeMemo(RefCell<HashSet<Arc<TlsFacts>, ahash::RandomState>>);
+pub(super) struct HandshakeMemo(RefCell<Shared<TlsFacts, 4096>>);
 
 impl HandshakeMemo {
-    /// Handshakes remembered: a capture of ever new ones costs a copy each, as before.
-    const MAX: usize = 4096;
+    #[cfg(test)]
+    const MAX: usize = Shared::<TlsFacts, 4096>::MAX;
 
     fn share(&self, facts: TlsFacts) -> Arc<TlsFacts> {
-        let mut known = self.0.borrow_mut();
-        if let Some(same) = known.get(&facts) {
-            return Arc::clone(same);
-        }
-        let facts = Arc::new(facts);
-        if known.len() < Self::MAX {
-            known.insert(Arc::clone(&facts));
-        }
-        facts
+        self.0.borrow_mut().share(facts)
     }
 }
 

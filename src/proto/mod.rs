@@ -6,13 +6,14 @@
 
 pub mod dns;
 pub mod http;
-pub mod names;
 pub mod tls;
 pub mod wpad;
 
 use std::num::NonZeroU64;
+use std::sync::Arc;
 
 use crate::flow::Connection;
+use crate::shared::Names;
 
 /// What a connection carried, as far as capdoc reads it.
 #[derive(Clone, Debug, Default)]
@@ -61,16 +62,18 @@ impl Protocols {
 
 /// The names of a conversation that other connections repeat (methods, hosts,
 /// reason phrases), replaced by their shared copies.
-fn share_names(conversation: &mut http::Conversation, names: &mut names::Names) {
+fn share_names(conversation: &mut http::Conversation, names: &mut Names) {
     for exchange in &mut conversation.exchanges {
         let request = &mut exchange.request;
-        request.method = names.intern(&request.method);
+        request.method = names.share(Arc::clone(&request.method));
         match &mut request.target {
-            http::Target::Authority { host, .. } | http::Target::Absolute { host, .. } => *host = names.intern(host),
-            http::Target::Origin { host, .. } => *host = host.as_deref().map(|h| names.intern(h)),
+            http::Target::Authority { host, .. } | http::Target::Absolute { host, .. } => {
+                *host = names.share(Arc::clone(host))
+            }
+            http::Target::Origin { host, .. } => *host = host.clone().map(|h| names.share(h)),
         }
         if let Some(response) = &mut exchange.response {
-            response.reason = names.intern(&response.reason);
+            response.reason = names.share(Arc::clone(&response.reason));
         }
     }
 }
@@ -99,7 +102,7 @@ pub fn handshake_complete(client: &[u8], server: &[u8]) -> bool {
 
 /// What a connection's streams carried; certificates and server names seen
 /// before are shared.
-pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &mut names::Names) -> Protocols {
+pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &mut Names) -> Protocols {
     let [client_stream, server_stream] = conn.streams();
     let (client, server) = (client_stream.contiguous(), server_stream.contiguous());
     let mut conversation = http::conversation(client, server);
@@ -108,7 +111,7 @@ pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &
     let (tls_client, tls_server) = (client.get(c..).unwrap_or_default(), server.get(s..).unwrap_or_default());
     let mut out = Protocols::default();
     out.client_hello = tls::client_hello(tls_client).map(|mut hello| {
-        hello.sni = hello.sni.map(|sni| names.intern(&sni));
+        hello.sni = hello.sni.map(|sni| names.share(sni));
         hello
     });
     out.client_hello_frame = out
