@@ -192,16 +192,8 @@ impl Outcome {
 pub struct Destination {
     /// Shared with the connection's parse result and the other attempts to it.
     pub name: Option<Arc<str>>,
-    #[serde(serialize_with = "optional_ip")]
     pub ip: Option<IpAddr>,
     pub port: Option<u16>,
-}
-
-fn optional_ip<S: Serializer>(ip: &Option<IpAddr>, serializer: S) -> Result<S::Ok, S::Error> {
-    match ip {
-        Some(ip) => serializer.serialize_str(&crate::diagnose::text::ip(*ip)),
-        None => serializer.serialize_none(),
-    }
 }
 
 /// The table row an attempt's destination falls under. Every attempt to a
@@ -310,11 +302,11 @@ impl Serialize for Attempt {
         let mut a = serializer.serialize_struct("Attempt", 19)?;
         a.serialize_field("id", &self.id)?;
         a.serialize_field("connection", &self.connection)?;
-        a.serialize_field("client", &crate::diagnose::text::socket(self.client()))?;
+        a.serialize_field("client", &self.client())?;
         a.serialize_field("destination", &self.destination)?;
         a.serialize_field("name_source", &self.name_source)?;
         a.serialize_field("path", &self.path)?;
-        a.serialize_field("proxy", &self.proxy().map(crate::diagnose::text::socket))?;
+        a.serialize_field("proxy", &self.proxy())?;
         a.serialize_field("outcome", &self.outcome)?;
         a.serialize_field("http_status", &self.http_status)?;
         a.serialize_field("syn_retransmits", &self.syn_retransmits)?;
