@@ -98,14 +98,15 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
     }
     let shown = |c: &Connection| opts.host.is_none_or(|h| c.client().ip() == h || c.server().ip() == h);
     let conns = &pass.connections.connections;
-    // Summaries cost more than the connections: only those listed are built.
-    let shown_total = conns.iter().filter(|c| shown(c)).count();
-    let listed_end = conns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| shown(c))
-        .nth(opts.listing.max_listed)
-        .map_or(conns.len(), |(i, _)| i);
+    // Summaries cost more than the connections: only those listed are built,
+    // the first `max_listed` shown, which all come before `listed_end`.
+    let (mut shown_total, mut listed_end) = (0, conns.len());
+    for (i, _) in conns.iter().enumerate().filter(|(_, c)| shown(c)) {
+        if shown_total == opts.listing.max_listed {
+            listed_end = i;
+        }
+        shown_total += 1;
+    }
     let connections_unlisted = shown_total.saturating_sub(opts.listing.max_listed) as u64;
     let one_sided = findings::one_sided(conns);
     // Everything else the report needs of the connection records is taken: the

@@ -24,10 +24,9 @@ pub enum Target {
     Origin { host: Option<Arc<str>>, path: Box<str> },
 }
 
-// The parse results of every connection are kept to the end of a capture: the
-// texts are boxed to their length, and offsets are u32 (a stream keeps at most
-// `FlowLimits::stream_bytes`, itself a u32).
-
+/// A request head. Like a [`Response`], it is kept to the end of a capture with
+/// the rest of its connection's parse result: texts are boxed to their length,
+/// and offsets are u32 (a stream keeps at most `FlowLimits::stream_bytes`, a u32).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
     pub method: Arc<str>,
@@ -311,14 +310,8 @@ fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
         _ => return None,
     };
     let status = resp.code?;
-    let mut response = Response {
-        status,
-        reason: crate::untrusted::text(resp.reason.unwrap_or_default().as_bytes()).into(),
-        offset: stream_offset(at),
-        proxy_authenticate: Box::default(),
-        proxy_error: None,
-    };
     let mut proxy_authenticate = Vec::new();
+    let mut proxy_error = None;
     let mut length = None;
     let mut chunked = false;
     // Only the headers the diagnosis reads are copied out.
@@ -329,14 +322,20 @@ fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
                 proxy_authenticate.push(scheme.trim_end_matches(',').into());
             }
         } else if is("x-squid-error") || is("proxy-status") {
-            response.proxy_error = Some(header_text(h.value).into());
+            proxy_error = Some(header_text(h.value).into());
         } else if is("content-length") {
             length = header_text(h.value).parse::<usize>().ok();
         } else if is("transfer-encoding") {
             chunked = header_text(h.value).to_ascii_lowercase().contains("chunked");
         }
     }
-    response.proxy_authenticate = proxy_authenticate.into_boxed_slice();
+    let response = Response {
+        status,
+        reason: crate::untrusted::text(resp.reason.unwrap_or_default().as_bytes()).into(),
+        offset: stream_offset(at),
+        proxy_authenticate: proxy_authenticate.into_boxed_slice(),
+        proxy_error,
+    };
     let body_start = at + head_len;
     let no_body = (100..200).contains(&status) || status == 204 || status == 304;
     let end = if no_body {
