@@ -5,9 +5,9 @@
 mod coverage;
 mod proxy;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use super::{ip_field, syn_filter, text, time};
+use super::{ip_field, syn_filter, time};
 use crate::analyze::Options;
 use crate::flow::Connection;
 use crate::pass::PacketPass;
@@ -33,7 +33,7 @@ pub(super) fn findings(
     let any_443_ok = attempts
         .iter()
         .any(|a| a.destination.port == Some(443) && a.outcome == Outcome::Ok);
-    for group in by_destination(attempts).values() {
+    for group in &by_destination(attempts) {
         out.extend(destination_findings(group, any_443_ok));
     }
     out.extend(proxy::findings(attempts));
@@ -63,15 +63,18 @@ fn table_lookups<'a>(pass: &'a PacketPass, opts: &Options) -> Vec<&'a Lookup> {
         .collect()
 }
 
-/// Direct attempts grouped by destination `ip:port`, in order of first attempt.
-fn by_destination(attempts: &[Attempt]) -> BTreeMap<(u32, String), Vec<&Attempt>> {
-    let mut order: BTreeMap<String, u32> = BTreeMap::new();
-    let mut groups: BTreeMap<(u32, String), Vec<&Attempt>> = BTreeMap::new();
+/// Direct attempts grouped by destination `ip:port` (an unknown port counts
+/// as 0), in order of first attempt.
+fn by_destination(attempts: &[Attempt]) -> Vec<Vec<&Attempt>> {
+    let mut group_of: HashMap<(Option<std::net::IpAddr>, u16), usize, ahash::RandomState> = HashMap::default();
+    let mut groups: Vec<Vec<&Attempt>> = Vec::new();
     for a in attempts.iter().filter(|a| a.path == Path::Direct) {
-        let ip = a.destination.ip.map_or_else(|| "?".to_string(), text::ip);
-        let key = format!("{ip}:{}", a.destination.port.unwrap_or(0));
-        let rank = *order.entry(key.clone()).or_insert(a.id);
-        groups.entry((rank, key)).or_default().push(a);
+        let key = (a.destination.ip, a.destination.port.unwrap_or(0));
+        let group = *group_of.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[group].push(a);
     }
     groups
 }
