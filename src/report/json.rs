@@ -5,114 +5,12 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::ser::Formatter;
 
-use super::model::*;
+use super::model::CaptureReport;
 
-/// One report as a pretty-printed JSON object. A large one is written in two
-/// halves at once: the fields from `findings` on are rendered on a second
-/// thread while this one writes those before them, and follow them unchanged.
+/// One report as a pretty-printed JSON object.
 pub fn write_one<W: Write>(out: &mut W, report: &CaptureReport) -> io::Result<()> {
-    let large = report.attempts.len() + report.connections.len() >= SPLIT_FROM;
-    write_report(out, report, large)
-}
-
-fn write_report<W: Write>(out: &mut W, report: &CaptureReport, in_halves: bool) -> io::Result<()> {
-    if !in_halves {
-        write_pretty(&mut *out, report)?;
-        return out.write_all(b"\n");
-    }
-    let (head, tail) = halves(report);
-    std::thread::scope(|scope| {
-        let tail = scope.spawn(|| {
-            let mut bytes = Vec::new();
-            write_part(&mut bytes, &tail, Part::Tail).map(|()| bytes)
-        });
-        write_part(&mut *out, &head, Part::Head)?;
-        let tail = tail.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        out.write_all(&tail)?;
-        out.write_all(b"\n")
-    })
-}
-
-/// Attempts and connections listed from which [`write_one`] uses two threads:
-/// below it the thread costs more than it saves.
-const SPLIT_FROM: usize = 2000;
-
-/// The fields of a [`CaptureReport`] up to its attempts...
-#[derive(Serialize)]
-struct Head<'a> {
-    schema: u32,
-    capdoc: &'a str,
-    file: &'a str,
-    error: &'a Option<String>,
-    capture: &'a CaptureFacts,
-    tables: &'a Tables,
-    attempts: &'a [Attempt],
-}
-
-/// ...and the rest, as `#[derive(Serialize)]` writes them on the report.
-#[derive(Serialize)]
-struct Tail<'a> {
-    findings: &'a [Finding],
-    endpoints: &'a [EndpointCoverage],
-    verdict: &'a Verdict,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    attempt_groups: &'a [AttemptGroup],
-    connections: &'a [ConnectionSummary],
-    #[serde(skip_serializing_if = "is_zero")]
-    connections_unlisted: u64,
-    dns: &'a [DnsLookup],
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-fn halves(report: &CaptureReport) -> (Head<'_>, Tail<'_>) {
-    // Every field named, so that a new one cannot be left out of both halves.
-    let CaptureReport {
-        schema,
-        capdoc,
-        file,
-        error,
-        capture,
-        tables,
-        attempts,
-        findings,
-        endpoints,
-        verdict,
-        attempt_groups,
-        connections,
-        connections_unlisted,
-        dns,
-    } = report;
-    let head = Head {
-        schema: *schema,
-        capdoc,
-        file,
-        error,
-        capture,
-        tables,
-        attempts,
-    };
-    let tail = Tail {
-        findings,
-        endpoints,
-        verdict,
-        attempt_groups,
-        connections,
-        connections_unlisted: *connections_unlisted,
-        dns,
-    };
-    (head, tail)
-}
-
-fn write_part<W: Write, T: Serialize>(out: W, value: &T, part: Part) -> io::Result<()> {
-    let pretty = Pretty {
-        part,
-        ..Pretty::default()
-    };
-    value.serialize(&mut serde_json::Serializer::with_formatter(out, pretty))?;
-    Ok(())
+    write_pretty(&mut *out, report)?;
+    out.write_all(b"\n")
 }
 
 /// Several reports as a JSON array, in input order.
@@ -144,18 +42,6 @@ const BREAK: &[u8; 2 + 2 * 32] = b",\n                                          
 struct Pretty {
     depth: usize,
     has_value: bool,
-    part: Part,
-}
-
-/// Which part of one object a [`Pretty`] writes.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-enum Part {
-    #[default]
-    Whole,
-    /// The object's first fields: it is left open.
-    Head,
-    /// Its last fields: the object is already open and has fields.
-    Tail,
 }
 
 impl Pretty {
@@ -205,25 +91,15 @@ impl Formatter for Pretty {
     }
 
     fn begin_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
-        if self.part == Part::Tail && self.depth == 0 {
-            self.depth = 1;
-            return Ok(());
-        }
         self.open(out, b"{")
     }
 
     fn end_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
-        if self.part == Part::Head && self.depth == 1 {
-            self.depth = 0;
-            return Ok(());
-        }
         self.close(out, b"}")
     }
 
     fn begin_object_key<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
-        // The tail's first field follows the head's last.
-        let follows = self.part == Part::Tail && self.depth == 1;
-        self.line(out, first && !follows)
+        self.line(out, first)
     }
 
     fn begin_object_value<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
@@ -239,33 +115,6 @@ impl Formatter for Pretty {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn halves_write_the_same_bytes() {
-        let mut checked = 0;
-        for entry in std::fs::read_dir("captures").expect("bundled captures") {
-            let path = entry.expect("entry").path();
-            if !crate::analyze::looks_like_capture(&path) {
-                continue;
-            }
-            // With every attempt listed, and with one (attempt groups and unlisted connections).
-            for max_listed in [10_000, 1] {
-                let mut opts = crate::analyze::Options::default();
-                opts.listing.max_listed = max_listed;
-                let report = crate::analyze::analyze_path(&path, "x", &opts);
-                let (mut whole, mut halves) = (Vec::new(), Vec::new());
-                write_report(&mut whole, &report, false).unwrap();
-                write_report(&mut halves, &report, true).unwrap();
-                assert_eq!(
-                    String::from_utf8(halves).unwrap(),
-                    String::from_utf8(whole).unwrap(),
-                    "{path:?}"
-                );
-            }
-            checked += 1;
-        }
-        assert!(checked >= 10, "{checked} captures");
-    }
 
     #[test]
     fn same_bytes_as_serde_json_pretty() {
