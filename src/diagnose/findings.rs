@@ -33,8 +33,10 @@ pub(super) fn findings(
     let any_443_ok = attempts
         .iter()
         .any(|a| a.destination.port == Some(443) && a.outcome == Outcome::Ok);
-    for group in &by_destination(attempts) {
-        out.extend(destination_findings(group, any_443_ok));
+    // Direct attempts by destination `ip:port` (an unknown port counts as 0).
+    let direct = attempts.iter().filter(|a| a.path == Path::Direct);
+    for (_, group) in super::group_in_order(direct, |a| (a.destination.ip, a.destination.port.unwrap_or(0))) {
+        out.extend(destination_findings(&group, any_443_ok));
     }
     out.extend(proxy::findings(attempts));
     out.extend(proxy::tls_findings(attempts));
@@ -61,22 +63,6 @@ fn table_lookups<'a>(pass: &'a PacketPass, opts: &Options) -> Vec<&'a Lookup> {
         .iter()
         .filter(|l| *known.entry(&l.name).or_insert_with(|| opts.table.has_name(&l.name)))
         .collect()
-}
-
-/// Direct attempts grouped by destination `ip:port` (an unknown port counts
-/// as 0), in order of first attempt.
-fn by_destination(attempts: &[Attempt]) -> Vec<Vec<&Attempt>> {
-    let mut group_of: HashMap<(Option<std::net::IpAddr>, u16), usize, ahash::RandomState> = HashMap::default();
-    let mut groups: Vec<Vec<&Attempt>> = Vec::new();
-    for a in attempts.iter().filter(|a| a.path == Path::Direct) {
-        let key = (a.destination.ip, a.destination.port.unwrap_or(0));
-        let group = *group_of.entry(key).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[group].push(a);
-    }
-    groups
 }
 
 pub(super) fn frames_of(attempts: &[&Attempt]) -> Vec<u64> {

@@ -4,7 +4,6 @@
 //! per destination and outcome. Findings are judged on every attempt first,
 //! so what the report concludes does not depend on what it lists.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::attempts::syn_filter;
@@ -53,10 +52,6 @@ impl<'a> GroupKey<'a> {
     }
 }
 
-/// The maps of this module hash every attempt of a flood; none is iterated,
-/// so a faster hash than SipHash changes no output.
-type Fast = ahash::RandomState;
-
 /// The attempts of each group, by position, groups in order of their first
 /// attempt; and each attempt's group.
 struct Grouping {
@@ -67,16 +62,15 @@ struct Grouping {
 impl Grouping {
     /// Hashes each attempt's key once; what follows works on positions.
     fn of(attempts: &[Attempt]) -> Self {
-        let mut members: Vec<Vec<usize>> = Vec::new();
-        let mut group_of = Vec::with_capacity(attempts.len());
-        let mut index: HashMap<GroupKey, usize, Fast> = HashMap::default();
-        for (i, a) in attempts.iter().enumerate() {
-            let g = *index.entry(GroupKey::of(a)).or_insert_with(|| {
-                members.push(Vec::new());
-                members.len() - 1
-            });
-            members[g].push(i);
-            group_of.push(g);
+        let members: Vec<Vec<usize>> = super::group_in_order(0..attempts.len(), |&i| GroupKey::of(&attempts[i]))
+            .into_iter()
+            .map(|(_, members)| members)
+            .collect();
+        let mut group_of = vec![0; attempts.len()];
+        for (g, members) in members.iter().enumerate() {
+            for &i in members {
+                group_of[i] = g;
+            }
         }
         Grouping { members, group_of }
     }

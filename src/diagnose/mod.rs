@@ -8,7 +8,9 @@ pub mod listing;
 pub(crate) mod text;
 pub mod time;
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::analyze::Options;
@@ -21,6 +23,28 @@ use crate::proto::Protocols;
 use crate::report::model::*;
 pub use attempts::{connection_filter, host_port, ip_field, syn_filter, ANSWER_GRACE_NANOS};
 use attempts::{Context, HandshakeMemo, NameBook, RowMemo};
+
+/// `items` grouped by `key`: groups in order of their first item, with that
+/// key, and items in their order within a group. Each key is hashed once, with
+/// aHash (keys come from the capture); the map is never iterated, so the order
+/// is the items' own.
+pub(crate) fn group_in_order<T, K: Hash + Eq + Clone>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<(K, Vec<T>)> {
+    let mut index: HashMap<K, usize, ahash::RandomState> = HashMap::default();
+    let mut groups: Vec<(K, Vec<T>)> = Vec::new();
+    for item in items {
+        match index.entry(key(&item)) {
+            Entry::Occupied(group) => groups[*group.get()].1.push(item),
+            Entry::Vacant(slot) => {
+                groups.push((slot.key().clone(), vec![item]));
+                slot.insert(groups.len() - 1);
+            }
+        }
+    }
+    groups
+}
 
 /// Whether the capture asks for US Government cloud names (DNS, SNI, CONNECT).
 fn uses_usgov(pass: &PacketPass) -> bool {
@@ -513,5 +537,25 @@ fn connection_summary(conn: &Connection) -> ConnectionSummary {
             client_data: conn.first_data[0].map(|f| f.ts),
             server_data: conn.first_data[1].map(|f| f.ts),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_in_order;
+
+    #[test]
+    fn groups_keep_the_order_of_their_first_item() {
+        let words = ["b1", "a1", "b2", "c1", "a2", "b3"];
+        let groups = group_in_order(words, |w| w.as_bytes()[0]);
+        assert_eq!(
+            groups,
+            vec![
+                (b'b', vec!["b1", "b2", "b3"]),
+                (b'a', vec!["a1", "a2"]),
+                (b'c', vec!["c1"]),
+            ]
+        );
+        assert!(group_in_order(std::iter::empty::<u8>(), |&b| b).is_empty());
     }
 }

@@ -7,15 +7,15 @@
 //! through [`esc`] (text and attribute values) or [`href`] (links). The page's
 //! Content-Security-Policy forbids every external load as a second line.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::diff::{EndpointChange, FindingChange, ReportDiff};
 use super::model::*;
 use super::summary::BatchSummary;
-use crate::diagnose::catalog;
 use crate::diagnose::time;
+use crate::diagnose::{catalog, group_in_order};
 
 /// HTML-escapes text for element content and quoted attribute values, and
 /// replaces control characters (which HTML cannot carry) with U+FFFD.
@@ -579,33 +579,18 @@ struct Lane<'a> {
 
 fn lanes(r: &CaptureReport) -> Vec<Lane<'_>> {
     let by_id: BTreeMap<u32, &ConnectionSummary> = r.connections.iter().map(|c| (c.id, c)).collect();
-    let mut order: Vec<String> = Vec::new();
-    let mut lanes: BTreeMap<String, Vec<(&ConnectionSummary, Vec<&Attempt>)>> = BTreeMap::new();
-    // Where each connection was placed: its lane and its position there.
-    let mut placed: HashMap<u32, (String, usize)> = HashMap::new();
-    for a in &r.attempts {
-        let Some(conn) = by_id.get(&a.connection) else { continue };
-        // A connection belongs to the lane of its first attempt; later requests on it
-        // (the CONNECT repeated after a 407) add their status to the same marks.
-        if let Some((label, i)) = placed.get(&conn.id) {
-            if let Some(entry) = lanes.get_mut(label).and_then(|lane| lane.get_mut(*i)) {
-                entry.1.push(a);
-            }
-            continue;
-        }
-        let label = a.destination_label();
-        if !lanes.contains_key(&label) {
-            order.push(label.clone());
-        }
-        let lane = lanes.entry(label.clone()).or_default();
-        placed.insert(conn.id, (label, lane.len()));
-        lane.push((conn, vec![a]));
-    }
-    order
+    // A connection belongs to the lane of its first attempt; later requests on it
+    // (the CONNECT repeated after a 407) add their status to the same marks.
+    let listed = r.attempts.iter().filter(|a| by_id.contains_key(&a.connection));
+    let per_connection = group_in_order(listed, |a| a.connection);
+    group_in_order(per_connection, |(_, attempts)| attempts[0].destination_label())
         .into_iter()
-        .map(|label| Lane {
-            connections: lanes.remove(&label).unwrap_or_default(),
+        .map(|(label, connections)| Lane {
             label,
+            connections: connections
+                .into_iter()
+                .map(|(id, attempts)| (by_id[&id], attempts))
+                .collect(),
         })
         .collect()
 }
