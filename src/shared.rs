@@ -49,12 +49,9 @@ impl<T: ?Sized + Hash + Eq, const MAX: usize> Shared<T, MAX> {
     }
 
     /// How many values are kept.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.known.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.known.is_empty()
     }
 }
 
