@@ -10,7 +10,7 @@ pub mod duplicate;
 pub mod fragment;
 pub mod link;
 
-use etherparse::{IpNumber, LaxIpSlice};
+use etherparse::{IpNumber, Ipv4HeaderSlice, LaxIpSlice};
 use std::net::IpAddr;
 
 use crate::capture::LinkType;
@@ -147,6 +147,14 @@ const UDP_HEADER: usize = 8;
 impl Decoder {
     pub fn decode<'a>(&'a mut self, link: LinkType, frame: &'a [u8], ts: i64) -> Result<Packet<'a>, Skip> {
         let ip = link::ip_payload(link, frame).map_err(Skip::Link)?;
+        match plain_ipv4(ip) {
+            Some(packet) => Ok(packet),
+            None => self.decode_ip(ip, ts),
+        }
+    }
+
+    /// Any IP packet, fragments included, through etherparse's [`LaxIpSlice`].
+    fn decode_ip<'a>(&'a mut self, ip: &'a [u8], ts: i64) -> Result<Packet<'a>, Skip> {
         let (slice, _) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::BadIp)?;
         let src = slice.source_addr();
         let dst = slice.destination_addr();
@@ -174,6 +182,34 @@ impl Decoder {
             transport: transport(protocol, payload.payload, wire_payload_len, src.is_ipv6()),
         })
     }
+}
+
+/// An unfragmented IPv4 packet without an authentication header: nearly every
+/// packet of a capture, decoded without building etherparse's general
+/// [`LaxIpSlice`], whose size made moving it cost more than reading the header.
+/// The payload is bounded the way `LaxIpSlice` bounds it (RFC 791 total length,
+/// or what was captured when the total length is past the end or smaller than
+/// the header). `None` for anything else, which takes the general path.
+fn plain_ipv4(ip: &[u8]) -> Option<Packet<'_>> {
+    let header = Ipv4HeaderSlice::from_slice(ip).ok()?;
+    if header.is_fragmenting_payload() || header.protocol() == IpNumber::AUTHENTICATION_HEADER {
+        return None;
+    }
+    let header_len = header.slice().len();
+    let total_len = usize::from(header.total_len());
+    let end = if total_len < header_len || total_len > ip.len() {
+        ip.len()
+    } else {
+        total_len
+    };
+    let payload = &ip[header_len..end];
+    let wire_len = (total_len.saturating_sub(header_len) as u32).max(payload.len() as u32);
+    Some(Packet {
+        src: IpAddr::V4(header.source_addr()),
+        dst: IpAddr::V4(header.destination_addr()),
+        ip,
+        transport: transport(header.protocol().0, payload, wire_len, false),
+    })
 }
 
 /// Payload length the IP header announces (what was on the wire).
@@ -364,6 +400,45 @@ mod tests {
         let q = u.quoted.expect("quoted tcp");
         assert_eq!((q.dst_port, q.seq), (443, 1000));
         assert_eq!(u.describe(), "administratively prohibited");
+    }
+
+    /// The IPv4 fast path bounds payloads as the general path does, and leaves
+    /// it what it does not handle.
+    #[test]
+    fn plain_ipv4_agrees_with_the_general_path() {
+        let with = |edit: &dyn Fn(&mut Vec<u8>)| {
+            let mut ip = SYN.to_vec();
+            ip.extend_from_slice(b"GET / HTTP/1.1\r\n");
+            ip[3] = ip.len() as u8;
+            edit(&mut ip);
+            ip
+        };
+        let cases = [
+            with(&|_| {}),
+            // Ethernet padding after the total length.
+            with(&|ip| ip.extend_from_slice(&[0; 6])),
+            // Cut by the snap length, and a total length smaller than the header.
+            with(&|ip| ip[3] = 200),
+            with(&|ip| ip[3] = 12),
+            // A header with options (IHL 6).
+            with(&|ip| {
+                ip.splice(20..20, [1, 1, 1, 0]);
+                ip[0] = 0x46;
+                ip[3] += 4;
+            }),
+            // UDP, and an IHL below the minimum.
+            with(&|ip| ip[9] = UDP),
+            with(&|ip| ip[0] = 0x44),
+        ];
+        for ip in &cases {
+            let general = format!("{:?}", Decoder::default().decode_ip(ip, 0));
+            assert_eq!(format!("{:?}", plain_ipv4(ip).ok_or(Skip::BadIp)), general, "{ip:02x?}");
+        }
+        let authenticated = with(&|ip| ip[9] = 51);
+        let fragment = with(&|ip| ip[6] = 0x20);
+        for ip in [authenticated, fragment] {
+            assert!(plain_ipv4(&ip).is_none());
+        }
     }
 
     #[test]
