@@ -266,6 +266,9 @@ fn fragment_of<'a>(
     }
 }
 
+// Inlined: built in the caller's frame, a segment is not copied out of a
+// returned enum (those copies stalled on store forwarding).
+#[inline(always)]
 fn transport(protocol: u8, payload: &[u8], wire_len: u32, v6: bool) -> Transport<'_> {
     match protocol {
         TCP => tcp(payload, wire_len).map_or(Transport::Other(TCP), Transport::Tcp),
@@ -285,6 +288,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 }
 
 /// RFC 9293 section 3.1. The data offset must cover at least the fixed header.
+#[inline(always)]
 fn tcp(segment: &[u8], wire_len: u32) -> Option<TcpSegment<'_>> {
     let header = segment.get(..TCP_MIN_HEADER)?;
     let header_len = usize::from(header[12] >> 4) * 4;
@@ -305,6 +309,7 @@ fn tcp(segment: &[u8], wire_len: u32) -> Option<TcpSegment<'_>> {
 }
 
 /// RFC 768. The length field bounds the payload (Ethernet padding follows it).
+#[inline(always)]
 fn udp(datagram: &[u8]) -> Option<UdpDatagram<'_>> {
     let header = datagram.get(..UDP_HEADER)?;
     let length = usize::from(be16(header, 4));
