@@ -564,7 +564,7 @@ enum Held {
 /// [`Held`] take 152, so that handing steps between the threads moves less than
 /// half the memory. Any other step is kept whole in [`Batch::others`], and its
 /// packed form only says where.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct PackedStep {
     number: u64,
     ts: i64,
@@ -575,23 +575,20 @@ struct PackedStep {
     dst_port: u16,
     seq: u32,
     ack: u32,
-    /// The payload's start in the read buffer; for [`PackedStep::OTHER`], the
-    /// step's place in [`Batch::others`].
+    /// The payload's start in the read buffer; for a step kept `whole`, its
+    /// place in [`Batch::others`].
     at: u32,
     len: u32,
     wire_len: u32,
     window: u16,
     flags: u8,
-    /// [`PackedStep::OTHER`], or the packet's direction.
-    kind: u8,
+    direction: Option<Direction>,
+    whole: bool,
 }
 
-impl PackedStep {
-    const NO_DIRECTION: u8 = 0;
-    const INBOUND: u8 = 1;
-    const OUTBOUND: u8 = 2;
-    const OTHER: u8 = 3;
+const _: () = assert!(std::mem::size_of::<PackedStep>() == 64);
 
+impl PackedStep {
     /// `step` packed, if it is the common kind, with its payload at `at` in the
     /// read buffer (none when the payload is empty).
     fn pack(step: &Step<'_>, at: Option<u32>) -> Option<PackedStep> {
@@ -630,33 +627,18 @@ impl PackedStep {
             wire_len: segment.wire_len,
             window: segment.window,
             flags: segment.flags.0,
-            kind: match direction {
-                None => Self::NO_DIRECTION,
-                Some(Direction::Inbound) => Self::INBOUND,
-                Some(Direction::Outbound) => Self::OUTBOUND,
-            },
+            direction,
+            whole: false,
         })
     }
 
     /// A step kept whole, at `place` in [`Batch::others`].
-    fn other(place: usize) -> PackedStep {
+    fn whole(place: usize) -> PackedStep {
         PackedStep {
-            number: 0,
-            ts: 0,
-            fingerprint: Fingerprint::of(&[]),
-            src: [0; 4],
-            dst: [0; 4],
-            src_port: 0,
-            dst_port: 0,
-            seq: 0,
-            ack: 0,
             // Batches hold far fewer than 2^32 steps.
             at: place as u32,
-            len: 0,
-            wire_len: 0,
-            window: 0,
-            flags: 0,
-            kind: Self::OTHER,
+            whole: true,
+            ..PackedStep::default()
         }
     }
 
@@ -678,11 +660,7 @@ impl PackedStep {
                 wire_len: self.wire_len,
             },
             origin: Origin {
-                direction: match self.kind {
-                    Self::INBOUND => Some(Direction::Inbound),
-                    Self::OUTBOUND => Some(Direction::Outbound),
-                    _ => None,
-                },
+                direction: self.direction,
                 process_id: None,
             },
             dropped_on: None,
@@ -776,7 +754,7 @@ impl Batch {
             self.steps.push(packed);
             return;
         }
-        self.steps.push(PackedStep::other(self.others.len()));
+        self.steps.push(PackedStep::whole(self.others.len()));
         self.others.push((step.carrying(&[]), held));
     }
 
@@ -785,7 +763,7 @@ impl Batch {
     fn apply_to(&mut self, back: &mut Back) {
         let buffer: &[u8] = self.buffer.as_deref().map_or(&[], Vec::as_slice);
         for packed in self.steps.drain(..) {
-            if packed.kind != PackedStep::OTHER {
+            if !packed.whole {
                 back.apply(packed.unpack(buffer));
                 continue;
             }

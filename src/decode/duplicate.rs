@@ -68,7 +68,7 @@ impl DuplicateFilter {
 /// What tells a packet from others: a hash of its first bytes from the IP
 /// header on. Taken where the packet is decoded, while its bytes are in cache,
 /// and checked by [`DuplicateFilter::is_copy`] wherever the filter lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Fingerprint(u64);
 
 impl Fingerprint {
