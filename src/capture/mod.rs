@@ -311,8 +311,37 @@ impl CaptureReader {
         self.stream.share_buffers();
     }
 
+    /// Inlined into the frame loop, so that a record read in place is built
+    /// where the loop uses it rather than moved out through a return value.
+    #[inline(always)]
     fn next_record(&mut self) -> Option<Record> {
-        let record = loop {
+        let buffered = match &self.kind {
+            Kind::Pcap(state) if !self.finished => pcap::buffered_record(state, &mut self.stream, &self.limits),
+            _ => None,
+        };
+        let record = match buffered {
+            Some(record) => {
+                self.next_frame += 1;
+                self.info.frames += 1;
+                record
+            }
+            None => self.framed_record()?,
+        };
+        self.info.bytes += record.data.len as u64;
+        if record.data.len < record.orig_len as usize {
+            self.info.truncated_packets += 1;
+        }
+        self.info.first_ts.get_or_insert(record.ts_nanos);
+        // The latest time, not the last record's: merged captures are not always in order.
+        self.info.last_ts = Some(self.info.last_ts.map_or(record.ts_nanos, |t| t.max(record.ts_nanos)));
+        Some(record)
+    }
+
+    /// The next record through the framing step of the file's format, which
+    /// also counts frames that carry no packet and reports where the file ends.
+    #[inline(never)]
+    fn framed_record(&mut self) -> Option<Record> {
+        loop {
             if self.finished {
                 return None;
             }
@@ -326,22 +355,14 @@ impl CaptureReader {
                     self.next_frame += 1;
                     self.info.frames += 1;
                     // A frame without a packet (systemd journal export) is only counted.
-                    if let Some(record) = record {
-                        break record;
+                    if record.is_some() {
+                        return record;
                     }
                 }
                 Step::Skip => {}
                 Step::End => self.finished = true,
             }
-        };
-        self.info.bytes += record.data.len as u64;
-        if record.data.len < record.orig_len as usize {
-            self.info.truncated_packets += 1;
         }
-        self.info.first_ts.get_or_insert(record.ts_nanos);
-        // The latest time, not the last record's: merged captures are not always in order.
-        self.info.last_ts = Some(self.info.last_ts.map_or(record.ts_nanos, |t| t.max(record.ts_nanos)));
-        Some(record)
     }
 
     fn frame(&self, record: Record) -> Frame<'_> {
@@ -566,6 +587,11 @@ impl ByteStream {
     /// Buffer position of the next unconsumed byte (for [`Span`]s).
     pub fn position(&self) -> usize {
         self.pos
+    }
+
+    /// The bytes read and not yet consumed.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..self.end]
     }
 
     pub fn consume(&mut self, n: usize) {
