@@ -73,7 +73,7 @@ pub struct WindowsFacts {
 /// What one frame asks of the back half. A step with a `fingerprint` is the
 /// packet's first appearance by packet id; the back half first checks that it
 /// is not a capture duplicate, and counts it only then.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub enum Step<'a> {
     /// A TCP segment; `dropped_on` is the interface that dropped it inside the
     /// capturing host, if one did.
@@ -562,8 +562,8 @@ enum Held {
 /// undropped TCP segment between IPv4 addresses with its payload in the read
 /// buffer: that one is packed here in 64 bytes, where the [`Step`] and the
 /// [`Held`] take 152, so that handing steps between the threads moves less than
-/// half the memory. Any other step is kept whole in [`Batch::others`], and its
-/// packed form only says where.
+/// half the memory. Any other step is kept whole in [`Batch::others`], in
+/// order, and its packed form only marks its turn.
 #[derive(Clone, Copy, Default)]
 struct PackedStep {
     number: u64,
@@ -575,8 +575,7 @@ struct PackedStep {
     dst_port: u16,
     seq: u32,
     ack: u32,
-    /// The payload's start in the read buffer; for a step kept `whole`, its
-    /// place in [`Batch::others`].
+    /// The payload's start in the read buffer.
     at: u32,
     len: u32,
     wire_len: u32,
@@ -632,11 +631,9 @@ impl PackedStep {
         })
     }
 
-    /// A step kept whole, at `place` in [`Batch::others`].
-    fn whole(place: usize) -> PackedStep {
+    /// The turn of the next step kept whole in [`Batch::others`].
+    fn whole() -> PackedStep {
         PackedStep {
-            // Batches hold far fewer than 2^32 steps.
-            at: place as u32,
             whole: true,
             ..PackedStep::default()
         }
@@ -754,7 +751,7 @@ impl Batch {
             self.steps.push(packed);
             return;
         }
-        self.steps.push(PackedStep::whole(self.others.len()));
+        self.steps.push(PackedStep::whole());
         self.others.push((step.carrying(&[]), held));
     }
 
@@ -762,12 +759,13 @@ impl Batch {
     /// reuse (letting go of its read buffer).
     fn apply_to(&mut self, back: &mut Back) {
         let buffer: &[u8] = self.buffer.as_deref().map_or(&[], Vec::as_slice);
+        let mut others = self.others.drain(..);
         for packed in self.steps.drain(..) {
             if !packed.whole {
                 back.apply(packed.unpack(buffer));
                 continue;
             }
-            let (step, held) = self.others[packed.at as usize].clone();
+            let (step, held) = others.next().expect("a step kept whole for each turn");
             let bytes = match held {
                 Held::Nothing => &[],
                 Held::InBuffer(range) => &buffer[range],
@@ -775,7 +773,8 @@ impl Batch {
             };
             back.apply(step.carrying(bytes));
         }
-        self.others.clear();
+        debug_assert!(others.next().is_none(), "a turn for each step kept whole");
+        drop(others);
         self.copied.clear();
         self.buffer = None;
         self.buffer_at = 0;

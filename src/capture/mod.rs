@@ -316,7 +316,9 @@ impl CaptureReader {
     #[inline(always)]
     fn next_record(&mut self) -> Option<Record> {
         let buffered = match &self.kind {
-            Kind::Pcap(state) if !self.finished => pcap::buffered_record(state, &mut self.stream, &self.limits),
+            Kind::Pcap(state) if !self.finished => {
+                pcap::buffered_record(state, &mut self.stream, &mut self.info, &self.limits)
+            }
             _ => None,
         };
         let record = match buffered {
@@ -634,6 +636,16 @@ impl ByteStream {
                 self.consumed
             ),
         }
+    }
+}
+
+/// The 32-bit word at `at`, in the file's or section's byte order. Callers check the length.
+pub(crate) fn u32_at(bytes: &[u8], at: usize, big_endian: bool) -> u32 {
+    let word = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
+    if big_endian {
+        u32::from_be_bytes(word)
+    } else {
+        u32::from_le_bytes(word)
     }
 }
 

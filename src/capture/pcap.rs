@@ -3,7 +3,9 @@
 //! header and the captured bytes. The magic gives byte order and whether the
 //! sub-second field counts microseconds or nanoseconds.
 
-use super::{ticks_to_nanos, ByteStream, CaptureError, CaptureInfo, Interface, Limits, LinkType, Record, Span, Step};
+use super::{
+    ticks_to_nanos, u32_at, ByteStream, CaptureError, CaptureInfo, Interface, Limits, LinkType, Record, Span, Step,
+};
 use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header};
 
 const FILE_HEADER_LEN: usize = 24;
@@ -17,6 +19,15 @@ pub(crate) struct State {
     nanosecond: bool,
     modified: bool,
     link_type: LinkType,
+}
+
+impl State {
+    /// A record's time: seconds and sub-seconds (micro- or nanoseconds) added,
+    /// the sub-seconds not trusted to stay under a second.
+    fn ts_nanos(&self, secs: u32, sub_secs: u32, info: &mut CaptureInfo) -> i64 {
+        let units = if self.nanosecond { 1_000_000_000 } else { 1_000_000 };
+        ticks_to_nanos(u64::from(secs) * units + u64::from(sub_secs), units, 0, info)
+    }
 }
 
 pub(crate) fn read_header(stream: &mut ByteStream, info: &mut CaptureInfo) -> Result<State, CaptureError> {
@@ -55,34 +66,24 @@ pub(crate) fn read_header(stream: &mut ByteStream, info: &mut CaptureInfo) -> Re
 /// (a record across a refill, one over the size limit, the modified format),
 /// which also reports where the file ends or is damaged.
 #[inline(always)]
-pub(crate) fn buffered_record(state: &State, stream: &mut ByteStream, limits: &Limits) -> Option<Record> {
+pub(crate) fn buffered_record(
+    state: &State,
+    stream: &mut ByteStream,
+    info: &mut CaptureInfo,
+    limits: &Limits,
+) -> Option<Record> {
     if state.modified {
         return None;
     }
     let buffered = stream.buffered();
     let head = buffered.get(..RECORD_HEADER_LEN)?;
-    let word = |at: usize| {
-        let bytes = [head[at], head[at + 1], head[at + 2], head[at + 3]];
-        if state.big_endian {
-            u32::from_be_bytes(bytes)
-        } else {
-            u32::from_le_bytes(bytes)
-        }
-    };
+    let word = |at: usize| u32_at(head, at, state.big_endian);
     let caplen = word(8) as usize;
     if caplen > limits.max_record || buffered.len() - RECORD_HEADER_LEN < caplen {
         return None;
     }
-    let (sub, nanos_per_tick) = if state.nanosecond {
-        (1_000_000_000, 1)
-    } else {
-        (1_000_000, 1_000)
-    };
-    // As in `next_record`: seconds and sub-seconds added, sub-seconds not trusted
-    // to stay under 1 s. At most (2^32 - 1) * (10^9 + 1) nanoseconds, below 2^63.
-    let ticks = u64::from(word(0)) * sub + u64::from(word(4));
     let record = Record {
-        ts_nanos: (ticks * nanos_per_tick) as i64,
+        ts_nanos: state.ts_nanos(word(0), word(4), info),
         interface: 0,
         section: 0,
         link_type: state.link_type,
@@ -116,12 +117,7 @@ pub(crate) fn next_record(state: &mut State, stream: &mut ByteStream, info: &mut
         let have = head.len();
         return end_of_records(stream, info, record_offset, header_len, have, Part::Header);
     }
-    let caplen = [head[8], head[9], head[10], head[11]];
-    let caplen = if state.big_endian {
-        u32::from_be_bytes(caplen)
-    } else {
-        u32::from_le_bytes(caplen)
-    } as usize;
+    let caplen = u32_at(head, 8, state.big_endian) as usize;
     if caplen > limits.max_record {
         info.warn(format!(
             "record at offset {record_offset} claims {caplen} captured bytes, over the limit of {}; the rest of the file is not read",
@@ -146,21 +142,16 @@ pub(crate) fn next_record(state: &mut State, stream: &mut ByteStream, info: &mut
         parse_pcap_frame(bytes)
     };
     let record = match parsed {
-        Ok((_, frame)) => {
-            let sub = if state.nanosecond { 1_000_000_000u64 } else { 1_000_000 };
-            // Seconds and sub-seconds as two fields: add, do not trust sub < 1 s.
-            let ticks = u64::from(frame.ts_sec) * sub + u64::from(frame.ts_usec);
-            Record {
-                ts_nanos: ticks_to_nanos(ticks, sub, 0, info),
-                interface: 0,
-                section: 0,
-                link_type: state.link_type,
-                orig_len: frame.origlen,
-                data: Span::within(base, bytes, frame.data),
-                comment: None,
-                meta: Default::default(),
-            }
-        }
+        Ok((_, frame)) => Record {
+            ts_nanos: state.ts_nanos(frame.ts_sec, frame.ts_usec, info),
+            interface: 0,
+            section: 0,
+            link_type: state.link_type,
+            orig_len: frame.origlen,
+            data: Span::within(base, bytes, frame.data),
+            comment: None,
+            meta: Default::default(),
+        },
         Err(e) => {
             info.warn(format!(
                 "record at offset {record_offset} cannot be parsed ({e:?}); the rest of the file is not read"
@@ -285,7 +276,8 @@ mod tests {
                 let units = if nanosecond { 1_000_000_000 } else { 1_000_000 };
                 for (i, block) in oracle.iter().enumerate() {
                     let at = format!("big endian {big_endian}, nanoseconds {nanosecond}, record {i}");
-                    let record = buffered_record(&state, &mut stream, &Limits::default()).expect(&at);
+                    let record = buffered_record(&state, &mut stream, &mut CaptureInfo::default(), &Limits::default())
+                        .expect(&at);
                     let ticks = u64::from(block.ts_sec) * units + u64::from(block.ts_usec);
                     assert_eq!(
                         record.ts_nanos,
@@ -297,7 +289,7 @@ mod tests {
                     assert_eq!(record.link_type, state.link_type, "{at}");
                 }
                 assert!(
-                    buffered_record(&state, &mut stream, &Limits::default()).is_none(),
+                    buffered_record(&state, &mut stream, &mut CaptureInfo::default(), &Limits::default()).is_none(),
                     "the end"
                 );
             }
@@ -313,7 +305,7 @@ mod tests {
             let (mut stream, state) = stream_after_header(whole[..cut].to_vec());
             stream.fill(cut).expect("in the buffer");
             assert!(
-                buffered_record(&state, &mut stream, &Limits::default()).is_none(),
+                buffered_record(&state, &mut stream, &mut CaptureInfo::default(), &Limits::default()).is_none(),
                 "cut at {cut}"
             );
             assert_eq!(stream.offset(), FILE_HEADER_LEN as u64, "cut at {cut}");
@@ -324,7 +316,7 @@ mod tests {
             max_record: 4,
             ..Limits::default()
         };
-        assert!(buffered_record(&state, &mut stream, &four_bytes).is_none());
-        assert!(buffered_record(&state, &mut stream, &Limits::default()).is_some());
+        assert!(buffered_record(&state, &mut stream, &mut CaptureInfo::default(), &four_bytes).is_none());
+        assert!(buffered_record(&state, &mut stream, &mut CaptureInfo::default(), &Limits::default()).is_some());
     }
 }

@@ -4,8 +4,8 @@
 //! again; the section header's byte-order magic sets the order of the rest.
 
 use super::{
-    ticks_to_nanos, ByteStream, CaptureInfo, Direction, Interface, Limits, LinkType, PacketMeta, Record, Section, Span,
-    Step,
+    ticks_to_nanos, u32_at, ByteStream, CaptureInfo, Direction, Interface, Limits, LinkType, PacketMeta, Record,
+    Section, Span, Step,
 };
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block, PcapNGOption};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -220,16 +220,6 @@ fn packet_without_options(
         comment: None,
         meta: PacketMeta::default(),
     }))
-}
-
-/// The 32-bit word at `at`, in the section's byte order. Callers check the length.
-fn u32_at(bytes: &[u8], at: usize, big_endian: bool) -> u32 {
-    let word = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
-    if big_endian {
-        u32::from_be_bytes(word)
-    } else {
-        u32::from_le_bytes(word)
-    }
 }
 
 fn is_packet_block(block_type: u32) -> bool {

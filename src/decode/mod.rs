@@ -203,7 +203,7 @@ fn plain_ipv4(ip: &[u8]) -> Option<Packet<'_>> {
         total_len
     };
     let payload = &ip[header_len..end];
-    let wire_len = (total_len.saturating_sub(header_len) as u32).max(payload.len() as u32);
+    let wire_len = ipv4_payload_len(header.total_len(), header_len).max(payload.len() as u32);
     Some(Packet {
         src: IpAddr::V4(header.source_addr()),
         dst: IpAddr::V4(header.destination_addr()),
@@ -212,10 +212,15 @@ fn plain_ipv4(ip: &[u8]) -> Option<Packet<'_>> {
     })
 }
 
+/// Payload length an IPv4 header announces: the total length (RFC 791) less the header.
+fn ipv4_payload_len(total_len: u16, header_len: usize) -> u32 {
+    u32::from(total_len).saturating_sub(header_len as u32)
+}
+
 /// Payload length the IP header announces (what was on the wire).
 fn wire_payload_len(slice: &LaxIpSlice<'_>, header_total: usize) -> u32 {
     match slice {
-        LaxIpSlice::Ipv4(v4) => u32::from(v4.header().total_len()).saturating_sub(header_total as u32),
+        LaxIpSlice::Ipv4(v4) => ipv4_payload_len(v4.header().total_len(), header_total),
         LaxIpSlice::Ipv6(v6) => {
             let ext_len = v6.extensions().slice().len() as u32;
             u32::from(v6.header().payload_length()).saturating_sub(ext_len)
