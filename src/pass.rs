@@ -466,7 +466,7 @@ impl Back {
                 Lookup::Llmnr => "llmnr",
                 _ => "dns",
             };
-            self.dns_log.record(&message, at.ts, at.number(), name);
+            self.dns_log.record(message, at.ts, at.number(), name);
         }
     }
 
@@ -482,7 +482,7 @@ impl Back {
             ] {
                 for bytes in dns::tcp_messages(conn.stream(side).contiguous()) {
                     if let Some(message) = dns::parse(bytes) {
-                        self.dns_log.record(&message, at.ts, at.number(), "dns");
+                        self.dns_log.record(message, at.ts, at.number(), "dns");
                     }
                 }
             }

@@ -3,6 +3,7 @@
 //! was asked for), and which lookups failed.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
 use std::sync::Arc;
 
 use simple_dns::rdata::RData;
@@ -51,13 +52,19 @@ pub fn rcode_name(rcode: u8) -> &'static str {
 
 /// A name as text, lower case, without the final dot; a `.` or `\\` inside a
 /// label is escaped as in zone files (RFC 1035 section 5.1), so a crafted
-/// label cannot pass for two. Built directly from the labels: this runs for
-/// every record of every answer, and `Display` went through the formatter
-/// one character at a time.
+/// label cannot pass for two.
 fn normal(name: &simple_dns::Name<'_>) -> String {
     let mut out = String::with_capacity(64);
-    for label in name.as_bytes() {
-        if !out.is_empty() {
+    push_normal(&mut out, name);
+    out
+}
+
+/// [`normal`], appended to `out`. Built directly from the labels: this runs for
+/// every record of every answer, and `Display` went through the formatter one
+/// character at a time.
+fn push_normal(out: &mut String, name: &simple_dns::Name<'_>) {
+    for (i, label) in name.as_bytes().enumerate() {
+        if i > 0 {
             out.push('.');
         }
         // The usual label (letters, digits, hyphens) needs no escaping.
@@ -77,38 +84,47 @@ fn normal(name: &simple_dns::Name<'_>) -> String {
                 if c == '.' || c == '\\' {
                     out.push('\\');
                 }
-                crate::untrusted::push_char(&mut out, c.to_ascii_lowercase());
+                crate::untrusted::push_char(out, c.to_ascii_lowercase());
             }
             if !chunk.invalid().is_empty() {
                 out.push(char::REPLACEMENT_CHARACTER);
             }
         }
     }
-    out
 }
 
 /// Parses one DNS message (UDP payload, or one TCP message without its length prefix).
 pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
     let packet = Packet::parse(payload).ok()?;
-    let question = packet.questions.first().map(|q| normal(&q.qname));
     let mut message = DnsMessage {
         id: packet.id(),
         response: packet.has_flags(PacketFlag::RESPONSE),
         rcode: rcode_value(packet.rcode()),
-        question: question.clone(),
+        question: None,
         addresses: Vec::new(),
         cnames: Vec::new(),
     };
-    let Some(asked) = question else { return Some(message) };
+    let Some(asked) = packet.questions.first().map(|q| normal(&q.qname)) else {
+        return Some(message);
+    };
     // Walk the chain: asked -> CNAME -> ... -> A/AAAA. Records whose owner is not
     // on the chain (additional glue, other questions) do not name this address.
-    let owners: Vec<String> = packet.answers.iter().map(|rr| normal(&rr.name)).collect();
-    let mut current = asked;
-    let mut chain = vec![current.clone()];
+    // The owners are written once, side by side in one string.
+    let mut owners_text = String::new();
+    let owners: Vec<Range<usize>> = packet
+        .answers
+        .iter()
+        .map(|rr| {
+            let from = owners_text.len();
+            push_normal(&mut owners_text, &rr.name);
+            from..owners_text.len()
+        })
+        .collect();
     for _ in 0..MAX_CHAIN {
+        let current = message.cnames.last().unwrap_or(&asked);
         let mut next = None;
         for (rr, owner) in packet.answers.iter().zip(&owners) {
-            if *owner != current {
+            if owners_text[owner.clone()] != **current {
                 continue;
             }
             match &rr.rdata {
@@ -119,14 +135,11 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
             }
         }
         match next {
-            Some(n) if !chain.contains(&n) => {
-                message.cnames.push(n.clone());
-                chain.push(n.clone());
-                current = n;
-            }
+            Some(n) if n != asked && !message.cnames.contains(&n) => message.cnames.push(n),
             _ => break,
         }
     }
+    message.question = Some(asked);
     Some(message)
 }
 
@@ -218,6 +231,67 @@ mod tests {
         assert_eq!(parse(&bytes).expect("parses").cnames, vec!["b.example"]);
     }
 
+    fn message(id: u16, name: &str, response: bool) -> DnsMessage {
+        DnsMessage {
+            id,
+            response,
+            rcode: 0,
+            question: Some(name.to_string()),
+            addresses: if response {
+                vec![IpAddr::from([203, 0, 113, 9])]
+            } else {
+                Vec::new()
+            },
+            cnames: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_answer_pairs_with_the_newest_unanswered_question_of_its_id_and_name() {
+        let mut log = DnsLog::default();
+        for (frame, (id, name, response)) in [
+            (1, "a.example", false),
+            (1, "b.example", false),
+            (1, "a.example", false),
+            (1, "a.example", true),
+            (1, "a.example", true),
+            (1, "a.example", true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            log.record(message(id, name, response), frame as i64, frame as u64 + 1, "dns");
+        }
+        let answered: Vec<_> = log.lookups.iter().map(|l| (l.query_frame, l.answer_frame)).collect();
+        // The third answer finds no question left: it is kept as a lookup of its own.
+        assert_eq!(answered, [(1, Some(5)), (2, None), (3, Some(4)), (6, Some(6))]);
+        assert_eq!(
+            log.name_for(IpAddr::from([203, 0, 113, 9]), 10).map(|r| r.frame),
+            Some(6)
+        );
+    }
+
+    #[test]
+    fn past_the_cap_only_the_newest_questions_are_searched() {
+        let mut log = DnsLog::default();
+        for i in 0..MAX_LOOKUPS + 1 {
+            log.record(message(i as u16, "a.example", false), 0, i as u64 + 1, "dns");
+        }
+        assert_eq!((log.lookups.len(), log.lookups_dropped), (MAX_LOOKUPS, 1));
+        let last = MAX_LOOKUPS - 1;
+        log.record(message(last as u16, "a.example", true), 1, 9_000, "dns");
+        log.record(message(0, "a.example", true), 1, 9_001, "dns");
+        assert_eq!(log.lookups[last].answer_frame, Some(9_000));
+        // The first question is out of the pairing window: its answer names the
+        // address, but pairs with nothing and adds no lookup past the cap.
+        assert_eq!(log.lookups[0].answer_frame, None);
+        assert_eq!(log.lookups.len(), MAX_LOOKUPS);
+        assert_eq!(
+            log.name_for(IpAddr::from([203, 0, 113, 9]), 1).map(|r| r.frame),
+            Some(9_001)
+        );
+    }
+
     #[test]
     fn tcp_framing() {
         let stream = [0, 2, 0xaa, 0xbb, 0, 1, 0xcc, 0, 5, 1];
@@ -270,15 +344,23 @@ pub struct DnsLog {
     /// aHash, keyed per run: addresses come from the capture.
     by_address: std::collections::HashMap<IpAddr, Vec<Resolution>, ahash::RandomState>,
     pub lookups: Vec<Lookup>,
+    /// For each lookup, in order: its transaction id, with [`ANSWERED`] set once
+    /// answered. An answer searches these 4 bytes per question rather than the
+    /// lookups themselves, a cache line each: once [`MAX_LOOKUPS`] are kept,
+    /// every later answer searches the whole window in vain.
+    pairing: Vec<u32>,
     /// Questions beyond [`MAX_LOOKUPS`]: their answers still name addresses,
     /// but they are neither listed nor judged.
     pub lookups_dropped: u64,
 }
 
+/// Marks an answered lookup in [`DnsLog::pairing`].
+const ANSWERED: u32 = 1 << 16;
+
 impl DnsLog {
     /// Records one message seen at `frame`.
-    pub fn record(&mut self, message: &DnsMessage, ts: i64, frame: u64, protocol: &'static str) {
-        let Some(name) = message.question.clone() else { return };
+    pub fn record(&mut self, message: DnsMessage, ts: i64, frame: u64, protocol: &'static str) {
+        let Some(name) = message.question else { return };
         let question = |name: String| Lookup {
             name,
             query_frame: frame,
@@ -293,6 +375,7 @@ impl DnsLog {
         if !message.response {
             if self.lookups.len() < MAX_LOOKUPS {
                 self.lookups.push(question(name));
+                self.pairing.push(u32::from(message.id));
             } else {
                 self.lookups_dropped += 1;
             }
@@ -301,20 +384,27 @@ impl DnsLog {
         // Windows asks A and AAAA at once: pair by transaction id, not by name alone.
         // An answer follows its question closely: only the newest questions are searched.
         let recent = self.lookups.len().saturating_sub(PAIRING_WINDOW);
-        let pending = self.lookups[recent..]
+        let unanswered = u32::from(message.id);
+        let pending = self.pairing[recent..]
             .iter()
-            .rposition(|l| l.id == message.id && l.rcode.is_none() && l.name == name)
-            .map(|i| recent + i);
+            .enumerate()
+            .rev()
+            .filter(|&(_, &key)| key == unanswered)
+            .map(|(i, _)| recent + i)
+            .find(|&i| self.lookups[i].name == name);
         let index = match pending {
             Some(i) => Some(i),
             // An answer whose question the capture missed still names addresses.
             None if self.lookups.len() < MAX_LOOKUPS => {
                 self.lookups.push(question(name.clone()));
+                self.pairing.push(unanswered);
                 Some(self.lookups.len() - 1)
             }
             None => None,
         };
-        if let Some(lookup) = index.map(|i| &mut self.lookups[i]) {
+        if let Some(i) = index {
+            self.pairing[i] |= ANSWERED;
+            let lookup = &mut self.lookups[i];
             lookup.rcode = Some(message.rcode);
             lookup.answer_frame = Some(frame);
             lookup.addresses = message
@@ -323,7 +413,7 @@ impl DnsLog {
                 .copied()
                 .take(MAX_ADDRESSES_PER_LOOKUP)
                 .collect();
-            lookup.cnames = message.cnames.clone();
+            lookup.cnames = message.cnames;
         }
         let name: Arc<str> = Arc::from(name);
         for &address in &message.addresses {
