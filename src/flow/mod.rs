@@ -390,18 +390,41 @@ impl FlowKey {
 /// of capture the index is about 0.5 MB instead of 8. aHash is keyed per run
 /// like SipHash, so a crafted capture cannot force collisions, at a fraction
 /// of SipHash's cost.
+///
+/// In front of the table, the four connections found last, compared with their
+/// records (still in the cache) before anything is hashed: in the reference
+/// capture's first 40 MB, 38 % of the segments belong to the connection of the
+/// segment before and 81 % to one of those four (2: 62 %, 8: 88 %, for more
+/// comparisons when none matches). A new connection clears them, since it may
+/// be newer than one of them on the same 4-tuple; nothing else changes what
+/// the table answers.
 #[derive(Default)]
 struct FlowIndex {
     slots: hashbrown::HashTable<u32>,
     hasher: ahash::RandomState,
+    /// Connection indices (plus one; zero for none), the last found first.
+    recent: [u32; RECENT],
 }
+
+const RECENT: usize = 4;
 
 impl FlowIndex {
     /// The newest connection between `a` and `b`, either way round.
-    fn get(&self, a: End, b: End, connections: &[Connection]) -> Option<usize> {
+    fn get(&mut self, a: End, b: End, connections: &[Connection]) -> Option<usize> {
+        for k in 0..RECENT {
+            let Some(index) = self.recent[k].checked_sub(1) else {
+                break;
+            };
+            if connections[index as usize].is_between(a, b) {
+                self.recent[..=k].rotate_right(1);
+                return Some(index as usize);
+            }
+        }
         let hash = self.hasher.hash_one(FlowKey::new(a, b));
-        let found = self.slots.find(hash, |&i| connections[i as usize].is_between(a, b))?;
-        Some(*found as usize)
+        let found = *self.slots.find(hash, |&i| connections[i as usize].is_between(a, b))?;
+        self.recent.rotate_right(1);
+        self.recent[0] = found + 1;
+        Some(found as usize)
     }
 
     /// Points the 4-tuple of `connections[index]` at it, in place of any older
@@ -414,6 +437,7 @@ impl FlowIndex {
             |&i| connections[i as usize].is_between(client, server),
             |&i| hasher.hash_one(FlowKey::of(&connections[i as usize])),
         );
+        self.recent = [0; RECENT];
         // Connection ids are u32 (index + 1), so an index fits.
         let index = index as u32;
         match entry {
