@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use super::{text, time};
+use super::{text, time, AHash};
 use crate::endpoints::ca_set::CaSet;
 use crate::endpoints::Table;
 use crate::flow::{Connection, Side};
@@ -34,7 +34,7 @@ pub(super) struct Context<'a> {
     pub service_tags: &'a crate::endpoints::service_tags::ServiceTags,
     pub table: &'a Table,
     pub ca_set: &'a CaSet,
-    pub proxies: &'a HashSet<SocketAddr>,
+    pub proxies: &'a HashSet<SocketAddr, AHash>,
     pub capture_end: i64,
     /// The capture's interfaces (pktmon components), to name where a drop happened.
     pub interfaces: &'a [crate::capture::Interface],
@@ -65,7 +65,7 @@ pub(super) struct RowMemo(RefCell<Rows>);
 
 #[derive(Default)]
 struct Rows {
-    by_port: HashMap<u16, HashMap<String, Option<Arc<RequiredRef>>>>,
+    by_port: HashMap<u16, HashMap<String, Option<Arc<RequiredRef>>, AHash>, AHash>,
     kept: usize,
 }
 
@@ -134,12 +134,12 @@ impl<'a> TlsView<'a> {
 /// Names known for addresses, with where each came from.
 pub(super) struct NameBook<'a> {
     dns: &'a DnsLog,
-    nrb: HashMap<IpAddr, Arc<str>>,
+    nrb: HashMap<IpAddr, Arc<str>, AHash>,
 }
 
 impl<'a> NameBook<'a> {
     pub(super) fn new(dns: &'a DnsLog, records: &[(IpAddr, String)]) -> Self {
-        let mut nrb = HashMap::new();
+        let mut nrb = HashMap::default();
         for (ip, name) in records {
             nrb.entry(*ip).or_insert_with(|| Arc::from(name.as_str()));
         }
@@ -676,7 +676,7 @@ mod tests {
             DnsLog::default(),
             crate::endpoints::service_tags::ServiceTags::default(),
             CaSet::azure(),
-            HashSet::new(),
+            HashSet::default(),
         );
         let cx = Context {
             names: NameBook::new(&dns, &[]),

@@ -7,7 +7,7 @@ mod proxy;
 
 use std::collections::HashMap;
 
-use super::{ip_field, syn_filter, time};
+use super::{ip_field, syn_filter, time, AHash};
 use crate::analyze::Options;
 use crate::flow::Connection;
 use crate::pass::PacketPass;
@@ -57,7 +57,7 @@ pub(super) fn findings(
 /// The DNS questions for names of the required-URL table.
 fn table_lookups<'a>(pass: &'a PacketPass, opts: &Options) -> Vec<&'a Lookup> {
     // Names repeat (every retry, every client): each is judged once.
-    let mut known: HashMap<&str, bool> = HashMap::new();
+    let mut known: HashMap<&str, bool, AHash> = HashMap::default();
     pass.dns
         .lookups
         .iter()

@@ -24,6 +24,12 @@ use crate::report::model::*;
 pub use attempts::{connection_filter, host_port, ip_field, syn_filter, ANSWER_GRACE_NANOS};
 use attempts::{Context, HandshakeMemo, NameBook, RowMemo};
 
+/// The hasher of the diagnosis's maps and sets: aHash, keyed per run like the
+/// standard library's SipHash (their keys come from the capture), at a fraction
+/// of its cost. None of them is iterated into the report, so the order is the
+/// report's own.
+pub(crate) type AHash = ahash::RandomState;
+
 /// `items` grouped by `key`: groups in order of their first item, with that
 /// key, and items in their order within a group. Each key is hashed once, with
 /// aHash (keys come from the capture); the map is never iterated, so the order
@@ -32,7 +38,7 @@ pub(crate) fn group_in_order<T, K: Hash + Eq + Clone>(
     items: impl IntoIterator<Item = T>,
     key: impl Fn(&T) -> K,
 ) -> Vec<(K, Vec<T>)> {
-    let mut index: HashMap<K, usize, ahash::RandomState> = HashMap::default();
+    let mut index: HashMap<K, usize, AHash> = HashMap::default();
     let mut groups: Vec<(K, Vec<T>)> = Vec::new();
     for item in items {
         match index.entry(key(&item)) {
@@ -64,8 +70,8 @@ fn uses_usgov(pass: &PacketPass) -> bool {
 
 /// Proxies: what the user named, every server that received CONNECT or
 /// absolute-URI requests, and `PROXY ip:port` directives of PAC files seen.
-fn proxies(pass: &PacketPass, opts: &Options) -> HashSet<SocketAddr> {
-    let mut proxies: HashSet<SocketAddr> = opts.proxies.iter().copied().collect();
+fn proxies(pass: &PacketPass, opts: &Options) -> HashSet<SocketAddr, AHash> {
+    let mut proxies: HashSet<SocketAddr, AHash> = opts.proxies.iter().copied().collect();
     for (conn, protocols) in pass.carried() {
         if protocols.http.as_ref().is_some_and(|h| h.conversation.is_proxy_use()) {
             proxies.insert(conn.server());
