@@ -395,20 +395,23 @@ fn flow_limits_hit(pass: &PacketPass, opts: &Options) -> Vec<LimitHit> {
 }
 
 fn coverage(table: &Table, attempts: &[Attempt]) -> Vec<EndpointCoverage> {
+    // An attempt names at most one row: one pass over the attempts, where a pass
+    // per row read every attempt 34 times.
+    let mut by_row: HashMap<(&str, u16), (Vec<u32>, bool), AHash> = HashMap::default();
+    for a in attempts {
+        if let Some(r) = &a.required {
+            let (ids, reached) = by_row.entry((&r.pattern, r.port)).or_default();
+            ids.push(a.id);
+            *reached |= a.outcome.reached();
+        }
+    }
     table
         .rows
         .iter()
         .map(|row| {
-            let matching: Vec<&Attempt> = attempts
-                .iter()
-                .filter(|a| {
-                    a.required
-                        .as_ref()
-                        .is_some_and(|r| *r.pattern == *row.pattern && r.port == row.port)
-                })
-                .collect();
-            let ids: Vec<u32> = matching.iter().map(|a| a.id).collect();
-            let reached = matching.iter().any(|a| a.outcome.reached());
+            let (ids, reached) = by_row
+                .get(&(row.pattern.as_str(), row.port))
+                .map_or((Vec::new(), false), |(ids, reached)| (ids.clone(), *reached));
             let status = match (ids.is_empty(), reached) {
                 (true, _) => Coverage::NotSeen,
                 (false, true) => Coverage::Reached,
