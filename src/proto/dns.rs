@@ -67,18 +67,19 @@ fn push_normal(out: &mut String, name: &simple_dns::Name<'_>) {
         if i > 0 {
             out.push('.');
         }
-        // The usual label (letters, digits, hyphens) needs no escaping.
-        if label
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-        {
-            if let Ok(plain) = std::str::from_utf8(label) {
-                let from = out.len();
-                out.push_str(plain);
-                out[from..].make_ascii_lowercase();
-                continue;
+        // The usual label (letters, digits, hyphens) is copied byte for byte, in
+        // lower case; any other byte sends the label to the careful path.
+        let from = out.len();
+        if label.iter().all(|&b| {
+            let plain = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+            if plain {
+                out.push(char::from(b.to_ascii_lowercase()));
             }
+            plain
+        }) {
+            continue;
         }
+        out.truncate(from);
         for chunk in label.utf8_chunks() {
             for c in chunk.valid().chars() {
                 if c == '.' || c == '\\' {
@@ -110,7 +111,7 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
     // Walk the chain: asked -> CNAME -> ... -> A/AAAA. Records whose owner is not
     // on the chain (additional glue, other questions) do not name this address.
     // The owners are written once, side by side in one string.
-    let mut owners_text = String::new();
+    let mut owners_text = String::with_capacity(64 * packet.answers.len());
     let owners: Vec<Range<usize>> = packet
         .answers
         .iter()
@@ -229,6 +230,25 @@ mod tests {
             RCODE::NoError,
         );
         assert_eq!(parse(&bytes).expect("parses").cnames, vec!["b.example"]);
+    }
+
+    /// Plain labels are lowered; a label with a dot or a backslash in it keeps
+    /// them escaped, so it cannot pass for two labels; bytes that are not UTF-8
+    /// become U+FFFD.
+    #[test]
+    fn names_are_lowered_and_odd_labels_escaped() {
+        use simple_dns::Label;
+        let labels = [
+            Label::new_unchecked(&b"WPAD"[..]),
+            Label::new_unchecked(&b"a.b\\C"[..]),
+            Label::new_unchecked(&b"x\xffY"[..]),
+            Label::new_unchecked(&b"My_Host-1"[..]),
+        ];
+        let name = Name::new_with_labels(&labels);
+        assert_eq!(normal(&name), "wpad.a\\.b\\\\c.x\u{fffd}y.my_host-1");
+        let mut out = String::from("k");
+        push_normal(&mut out, &Name::new_with_labels(&[]));
+        assert_eq!(out, "k", "the root name adds nothing");
     }
 
     fn message(id: u16, name: &str, response: bool) -> DnsMessage {
