@@ -111,7 +111,7 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
     // Walk the chain: asked -> CNAME -> ... -> A/AAAA. Records whose owner is not
     // on the chain (additional glue, other questions) do not name this address.
     // The owners are written once, side by side in one string.
-    let mut owners_text = String::with_capacity(64 * packet.answers.len());
+    let mut owners_text = String::with_capacity(64 * packet.answers.len().min(4));
     let owners: Vec<Range<usize>> = packet
         .answers
         .iter()
@@ -380,7 +380,7 @@ const ANSWERED: u32 = 1 << 16;
 impl DnsLog {
     /// Records one message seen at `frame`.
     pub fn record(&mut self, message: DnsMessage, ts: i64, frame: u64, protocol: &'static str) {
-        let Some(name) = message.question else { return };
+        let Some(mut name) = message.question else { return };
         let question = |name: String| Lookup {
             name,
             query_frame: frame,
@@ -394,6 +394,8 @@ impl DnsLog {
         };
         if !message.response {
             if self.lookups.len() < MAX_LOOKUPS {
+                // Kept to the end of the capture: no larger than the name.
+                name.shrink_to_fit();
                 self.lookups.push(question(name));
                 self.pairing.push(u32::from(message.id));
             } else {
@@ -434,6 +436,7 @@ impl DnsLog {
                 .take(MAX_ADDRESSES_PER_LOOKUP)
                 .collect();
             lookup.cnames = message.cnames;
+            lookup.cnames.shrink_to_fit();
         }
         let name: Arc<str> = Arc::from(name);
         for &address in &message.addresses {
