@@ -49,16 +49,21 @@ pub fn ip(ip: IpAddr) -> String {
 
 /// `ip:port`, IPv6 in brackets: as `Display` writes it.
 pub fn socket(addr: SocketAddr) -> String {
+    let mut out = String::with_capacity(21);
+    push_socket(&mut out, addr);
+    out
+}
+
+/// Appends [`socket`]'s text.
+pub fn push_socket(out: &mut String, addr: SocketAddr) {
     match addr {
         SocketAddr::V4(v4) => {
-            let mut out = String::with_capacity(21);
-            push_ip(&mut out, IpAddr::V4(*v4.ip()));
+            push_ip(out, IpAddr::V4(*v4.ip()));
             out.push(':');
-            push_num(&mut out, v4.port());
-            out
+            push_num(out, v4.port());
         }
         // Keeps std's spelling of scope ids.
-        SocketAddr::V6(v6) => v6.to_string(),
+        SocketAddr::V6(v6) => write!(out, "{v6}").expect("writing to a String cannot fail"),
     }
 }
 

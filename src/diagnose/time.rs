@@ -69,13 +69,22 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
 /// A duration for people: `850 ms`, `3.0 s`, `2 min 5 s`.
 pub fn span(nanos: i64) -> String {
     let ms = nanos.max(0) / 1_000_000;
-    if ms < 1_000 {
-        format!("{ms} ms")
-    } else if ms < 120_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else {
-        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
+    if (1_000..120_000).contains(&ms) {
+        return format!("{:.1} s", ms as f64 / 1000.0);
     }
+    // The other two without `format!`: every SYN-only attempt says how long it tried.
+    let mut out = String::with_capacity(16);
+    let push = |out: &mut String, n: i64| super::text::push_num(out, n.unsigned_abs());
+    if ms < 1_000 {
+        push(&mut out, ms);
+        out.push_str(" ms");
+    } else {
+        push(&mut out, ms / 60_000);
+        out.push_str(" min ");
+        push(&mut out, (ms % 60_000) / 1000);
+        out.push_str(" s");
+    }
+    out
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
+use crate::diagnose::text;
 use crate::flow::End;
 use crate::proto::tls::Certificate;
 
@@ -419,37 +420,69 @@ impl Attempt {
 
     /// `name (ip):port`, `ip:port` or `name:port`, plus the proxy when there is one.
     pub fn destination_label(&self) -> String {
-        let proxy = self.proxy().map(crate::diagnose::text::socket);
-        destination_label(&self.destination, self.service_tag.as_deref(), proxy.as_deref())
+        let mut label = destination_label(&self.destination, self.service_tag.as_deref());
+        if let Some(proxy) = self.proxy() {
+            label.push_str(" via proxy ");
+            text::push_socket(&mut label, proxy);
+        }
+        label
     }
 }
 
 impl AttemptGroup {
     /// Like [`Attempt::destination_label`].
     pub fn destination_label(&self) -> String {
-        destination_label(&self.destination, None, self.proxy.as_deref())
+        let mut label = destination_label(&self.destination, None);
+        if let Some(proxy) = &self.proxy {
+            label.push_str(" via proxy ");
+            label.push_str(proxy);
+        }
+        label
     }
 }
 
-fn destination_label(d: &Destination, service_tag: Option<&str>, proxy: Option<&str>) -> String {
-    let ip = d.ip.map(|ip| match ip {
-        IpAddr::V4(_) => crate::diagnose::text::ip(ip),
-        IpAddr::V6(_) => format!("[{ip}]"),
-    });
-    let port = d.port.map_or_else(|| "?".to_string(), |p| p.to_string());
-    let target = match (&d.name, ip) {
-        (Some(name), Some(ip)) => format!("{name} ({ip}):{port}"),
-        (Some(name), None) => format!("{name}:{port}"),
-        (None, Some(ip)) => match service_tag {
-            Some(tag) => format!("{ip}:{port} (service tag {tag})"),
-            None => format!("{ip}:{port}"),
-        },
-        (None, None) => "(no request)".to_string(),
+/// Written piece by piece into one string: the JSON report writes one for each
+/// attempt, where `format!` made up to four strings.
+fn destination_label(d: &Destination, service_tag: Option<&str>) -> String {
+    let mut out = String::with_capacity(64);
+    let push_ip = |out: &mut String, ip: IpAddr| match ip {
+        IpAddr::V4(_) => text::push_ip(out, ip),
+        IpAddr::V6(_) => {
+            out.push('[');
+            text::push_ip(out, ip);
+            out.push(']');
+        }
     };
-    match proxy {
-        Some(proxy) => format!("{target} via proxy {proxy}"),
-        None => target,
+    let push_port = |out: &mut String| match d.port {
+        Some(port) => text::push_num(out, port),
+        None => out.push('?'),
+    };
+    match (&d.name, d.ip) {
+        (Some(name), Some(ip)) => {
+            out.push_str(name);
+            out.push_str(" (");
+            push_ip(&mut out, ip);
+            out.push_str("):");
+            push_port(&mut out);
+        }
+        (Some(name), None) => {
+            out.push_str(name);
+            out.push(':');
+            push_port(&mut out);
+        }
+        (None, Some(ip)) => {
+            push_ip(&mut out, ip);
+            out.push(':');
+            push_port(&mut out);
+            if let Some(tag) = service_tag {
+                out.push_str(" (service tag ");
+                out.push_str(tag);
+                out.push(')');
+            }
+        }
+        (None, None) => out.push_str("(no request)"),
     }
+    out
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -639,6 +672,42 @@ pub struct AttemptGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn destination_labels_in_each_shape() {
+        let d = |name: Option<&str>, ip: Option<&str>, port| Destination {
+            name: name.map(Arc::from),
+            ip: ip.map(|ip| ip.parse().expect("address")),
+            port,
+        };
+        let cases = [
+            (
+                d(Some("a.msappproxy.net"), Some("203.0.113.5"), Some(443)),
+                None,
+                "a.msappproxy.net (203.0.113.5):443",
+            ),
+            (
+                d(Some("a.msappproxy.net"), Some("2001:db8::5"), Some(443)),
+                None,
+                "a.msappproxy.net ([2001:db8::5]):443",
+            ),
+            (
+                d(Some("crl3.digicert.com"), None, Some(80)),
+                None,
+                "crl3.digicert.com:80",
+            ),
+            (
+                d(None, Some("203.0.113.5"), None),
+                Some("AzureCloud"),
+                "203.0.113.5:? (service tag AzureCloud)",
+            ),
+            (d(None, Some("2001:db8::5"), Some(443)), None, "[2001:db8::5]:443"),
+            (d(None, None, Some(443)), None, "(no request)"),
+        ];
+        for (destination, tag, label) in cases {
+            assert_eq!(destination_label(&destination, tag), label);
+        }
+    }
 
     #[test]
     fn a_connection_filter_reads_as_wireshark_wants_it() {
