@@ -12,14 +12,14 @@ fuzz_target!(|data: &[u8]| {
     let mut log = DnsLog::default();
     if let Some(message) = dns::parse(data) {
         std::hint::black_box(message.rcode_name());
-        log.record(&message, 1, 1, "dns");
+        log.record(message, 1, 1, "dns");
     }
     for (i, bytes) in dns::tcp_messages(data).enumerate() {
         if let Some(message) = dns::parse(bytes) {
             // Every message twice: once as a question's answer would arrive, once later.
             let frame = 2 + i as u64;
-            log.record(&message, frame as i64, frame, "dns");
-            log.record(&message, frame as i64 + 10, frame + 1000, "llmnr");
+            log.record(message.clone(), frame as i64, frame, "dns");
+            log.record(message.clone(), frame as i64 + 10, frame + 1000, "llmnr");
             for &address in &message.addresses {
                 std::hint::black_box(log.name_for(address, i64::MAX));
             }

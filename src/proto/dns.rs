@@ -380,6 +380,7 @@ const ANSWERED: u32 = 1 << 16;
 impl DnsLog {
     /// Records one message seen at `frame`.
     pub fn record(&mut self, message: DnsMessage, ts: i64, frame: u64, protocol: &'static str) {
+        debug_assert_eq!(self.pairing.len(), self.lookups.len(), "a pairing key per lookup");
         let Some(mut name) = message.question else { return };
         let question = |name: String| Lookup {
             name,
