@@ -400,63 +400,67 @@ fn exchange_outcome(
     cx: &Context<'_>,
 ) -> (Outcome, String) {
     let connect = &*exchange.request.method == "CONNECT";
-    let what = match &exchange.request.target {
-        Target::Authority { host, port } => format!("CONNECT {host}:{port}"),
-        Target::Absolute { host, port, path } => format!("{} http://{host}:{port}{path}", exchange.request.method),
-        Target::Origin { path, .. } => format!("{} {path}", exchange.request.method),
-    };
+    // The detail grows from what was asked to what came of it, in one string:
+    // a proxy's attempts are most of a report, and each took five `format!`s.
+    let mut said = String::with_capacity(128);
+    push_request_line(&mut said, &exchange.request);
     let Some(response) = &exchange.response else {
         let server_reset = conn.reset.is_some_and(|r| r.from == Side::Server);
-        return if server_reset && is_last {
-            (
-                Outcome::Reset,
-                format!("{what}: the proxy reset the connection without answering"),
-            )
+        let (outcome, ending) = if server_reset && is_last {
+            (Outcome::Reset, ": the proxy reset the connection without answering")
         } else if ended || !is_last {
-            (Outcome::NoResponse, format!("{what}: the proxy never answered"))
+            (Outcome::NoResponse, ": the proxy never answered")
         } else if cx.capture_end.saturating_sub(conn.last_ts) >= ANSWER_GRACE_NANOS {
-            (Outcome::NoResponse, format!("{what}: no answer from the proxy"))
+            (Outcome::NoResponse, ": no answer from the proxy")
         } else {
-            (
-                Outcome::Incomplete,
-                format!("{what}: the capture ended before the proxy answered"),
-            )
+            (Outcome::Incomplete, ": the capture ended before the proxy answered")
         };
+        said.push_str(ending);
+        return (outcome, said);
     };
     let status = response.status;
     // Only the scheme of the credentials is ever shown.
-    let credentials = exchange
-        .request
-        .proxy_auth_scheme
-        .as_ref()
-        .map(|scheme| format!(" (sent with Proxy-Authorization: {scheme} <redacted>)"))
-        .unwrap_or_default();
-    let said = format!("{what}{credentials}: HTTP {status} {}", response.reason);
-    let marker = response
-        .proxy_error
-        .as_ref()
-        .map(|m| format!(" ({m})"))
-        .unwrap_or_default();
+    if let Some(scheme) = &exchange.request.proxy_auth_scheme {
+        said.push_str(" (sent with Proxy-Authorization: ");
+        said.push_str(scheme);
+        said.push_str(" <redacted>)");
+    }
+    said.push_str(": HTTP ");
+    text::push_num(&mut said, status);
+    said.push(' ');
+    said.push_str(&response.reason);
     if status == 407 {
-        let schemes = if response.proxy_authenticate.is_empty() {
-            String::new()
-        } else {
-            format!("; it offers {}", response.proxy_authenticate.join(", "))
-        };
-        return (Outcome::ProxyAuthRequired, format!("{said}{schemes}"));
+        if let Some((first, rest)) = response.proxy_authenticate.split_first() {
+            said.push_str("; it offers ");
+            said.push_str(first);
+            for scheme in rest {
+                said.push_str(", ");
+                said.push_str(scheme);
+            }
+        }
+        return (Outcome::ProxyAuthRequired, said);
     }
     // A CONNECT that got no tunnel was refused by the proxy itself; for other
     // requests the proxy's error markers tell its own answers from the origin's.
     let from_proxy = connect || response.proxy_error.is_some();
     if status >= 400 {
-        return match (from_proxy, status) {
-            (true, 500..=599) => (Outcome::ProxyUpstreamError, format!("{said}{marker}")),
-            (true, _) => (Outcome::ProxyDenied, format!("{said}{marker}")),
-            (false, _) => (Outcome::HttpError, said),
+        if !from_proxy {
+            return (Outcome::HttpError, said);
+        }
+        if let Some(marker) = &response.proxy_error {
+            said.push_str(" (");
+            said.push_str(marker);
+            said.push(')');
+        }
+        let outcome = match status {
+            500..=599 => Outcome::ProxyUpstreamError,
+            _ => Outcome::ProxyDenied,
         };
+        return (outcome, said);
     }
     if connect && !(200..300).contains(&status) {
-        return (Outcome::ProxyDenied, format!("{said}: no tunnel"));
+        said.push_str(": no tunnel");
+        return (Outcome::ProxyDenied, said);
     }
     if tunnel {
         if let Some(result) = tls_outcome(view, required, cx.ca_set) {
@@ -465,23 +469,44 @@ fn exchange_outcome(
         let server_reset = conn.reset.filter(|r| r.from == Side::Server);
         if view.flight.is_none_or(|f| !f.server_hello) {
             if let Some(reset) = server_reset {
-                return (
-                    Outcome::Reset,
-                    format!(
-                        "{said}, then reset (frame {}) before a TLS ServerHello",
-                        reset.frame.number()
-                    ),
-                );
+                said.push_str(", then reset (frame ");
+                text::push_num(&mut said, reset.frame.number());
+                said.push_str(") before a TLS ServerHello");
+                return (Outcome::Reset, said);
             }
             if view.hello.is_some() && !protocols.server_data_after_tunnel && ended {
-                return (
-                    Outcome::NoResponse,
-                    format!("{said}, then nothing came back through the tunnel"),
-                );
+                said.push_str(", then nothing came back through the tunnel");
+                return (Outcome::NoResponse, said);
             }
         }
     }
     (Outcome::Ok, said)
+}
+
+/// Appends the request as the detail names it: `CONNECT host:port`, a proxy's
+/// `GET http://host:port/path`, or `GET /path`.
+fn push_request_line(out: &mut String, request: &crate::proto::http::Request) {
+    match &request.target {
+        Target::Authority { host, port } => {
+            out.push_str("CONNECT ");
+            out.push_str(host);
+            out.push(':');
+            text::push_num(out, *port);
+        }
+        Target::Absolute { host, port, path } => {
+            out.push_str(&request.method);
+            out.push_str(" http://");
+            out.push_str(host);
+            out.push(':');
+            text::push_num(out, *port);
+            out.push_str(path);
+        }
+        Target::Origin { path, .. } => {
+            out.push_str(&request.method);
+            out.push(' ');
+            out.push_str(path);
+        }
+    }
 }
 
 fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
@@ -540,12 +565,17 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
         let abort = conn.reset.filter(|r| r.from == Side::Client);
         let waited = abort.map_or(capture_end, |r| r.frame.ts).saturating_sub(last_syn);
         if waited >= ANSWER_GRACE_NANOS {
-            let span = time::span(last_syn.saturating_sub(conn.first.ts));
-            let gave_up = if abort.is_some() { "; the client gave up" } else { "" };
-            return (
-                Outcome::SynUnanswered,
-                format!("{sent} SYN{} over {span}, no answer{gave_up}", plural(sent)),
-            );
+            let mut detail = String::with_capacity(48);
+            text::push_num(&mut detail, sent);
+            detail.push_str(" SYN");
+            detail.push_str(plural(sent));
+            detail.push_str(" over ");
+            time::push_span(&mut detail, last_syn.saturating_sub(conn.first.ts));
+            detail.push_str(", no answer");
+            if abort.is_some() {
+                detail.push_str("; the client gave up");
+            }
+            return (Outcome::SynUnanswered, detail);
         }
         return match abort {
             Some(r) => (
@@ -599,16 +629,21 @@ fn tcp_outcome(conn: &Connection, cx: &Context<'_>) -> (Outcome, String) {
             )
         };
     }
-    let connect = time::span(
-        syn_ack
-            .ts
-            .saturating_sub(conn.syns.first().map_or(syn_ack.ts, |s| s.ts)),
-    );
-    let detail = if conn.syn_retransmits > 0 {
-        format!("connected after {sent} SYNs ({connect})")
+    // Nearly every direct attempt ends here, so the detail is built by hand.
+    let connect = syn_ack
+        .ts
+        .saturating_sub(conn.syns.first().map_or(syn_ack.ts, |s| s.ts));
+    let mut detail = String::with_capacity(40);
+    if conn.syn_retransmits > 0 {
+        detail.push_str("connected after ");
+        text::push_num(&mut detail, sent);
+        detail.push_str(" SYNs (");
+        time::push_span(&mut detail, connect);
+        detail.push(')');
     } else {
-        format!("connected in {connect}")
-    };
+        detail.push_str("connected in ");
+        time::push_span(&mut detail, connect);
+    }
     (Outcome::Ok, detail)
 }
 

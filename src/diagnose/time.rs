@@ -1,5 +1,7 @@
 //! Times as reports show them.
 
+use std::fmt::Write;
+
 use time::OffsetDateTime;
 
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-23T11:12:13.123456Z`.
@@ -68,23 +70,28 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
 
 /// A duration for people: `850 ms`, `3.0 s`, `2 min 5 s`.
 pub fn span(nanos: i64) -> String {
-    let ms = nanos.max(0) / 1_000_000;
-    if (1_000..120_000).contains(&ms) {
-        return format!("{:.1} s", ms as f64 / 1000.0);
-    }
-    // The other two without `format!`: every SYN-only attempt says how long it tried.
     let mut out = String::with_capacity(16);
+    push_span(&mut out, nanos);
+    out
+}
+
+/// Appends [`span`]'s text: every direct attempt's detail says how long it took
+/// or tried, so the ms and min forms are written without `format!`.
+pub fn push_span(out: &mut String, nanos: i64) {
+    let ms = nanos.max(0) / 1_000_000;
     let push = |out: &mut String, n: i64| super::text::push_num(out, n.unsigned_abs());
     if ms < 1_000 {
-        push(&mut out, ms);
+        push(out, ms);
         out.push_str(" ms");
+    } else if ms < 120_000 {
+        // `format!`'s rounding of the f64, which a hand-written one would have to copy exactly.
+        write!(out, "{:.1} s", ms as f64 / 1000.0).expect("writing to a String cannot fail");
     } else {
-        push(&mut out, ms / 60_000);
+        push(out, ms / 60_000);
         out.push_str(" min ");
-        push(&mut out, (ms % 60_000) / 1000);
+        push(out, (ms % 60_000) / 1000);
         out.push_str(" s");
     }
-    out
 }
 
 #[cfg(test)]
