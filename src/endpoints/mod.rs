@@ -24,12 +24,15 @@ pub struct RequiredEndpoint {
     pub port: u16,
     pub purpose: String,
     pub status: Status,
+    /// Where the pattern's path starts (its `/`), found once: a report looks up
+    /// thousands of names, each against every row.
+    path_at: Option<usize>,
 }
 
 impl RequiredEndpoint {
     /// The pattern's host part (`www.microsoft.com`) and path, if any (`/pkiops`).
     fn host_and_path(&self) -> (&str, Option<&str>) {
-        match self.pattern.bytes().position(|b| b == b'/') {
+        match self.path_at {
             Some(i) => (&self.pattern[..i], Some(&self.pattern[i..])),
             None => (&self.pattern, None),
         }
@@ -162,6 +165,7 @@ impl Table {
                 port,
                 purpose: purpose.to_string(),
                 status,
+                path_at: pattern.find('/'),
             });
         }
         Ok(table)
