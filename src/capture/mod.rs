@@ -315,9 +315,12 @@ impl CaptureReader {
     /// where the loop uses it rather than moved out through a return value.
     #[inline(always)]
     fn next_record(&mut self) -> Option<Record> {
-        let buffered = match &self.kind {
+        let buffered = match &mut self.kind {
             Kind::Pcap(state) if !self.finished => {
                 pcap::buffered_record(state, &mut self.stream, &mut self.info, &self.limits)
+            }
+            Kind::PcapNg(state) if !self.finished => {
+                pcapng::buffered_record(state, &mut self.stream, &mut self.info, &self.limits)
             }
             _ => None,
         };
@@ -912,6 +915,52 @@ mod pcapng_tests {
                 .map(|i| i.name.clone().unwrap_or_default())
                 .collect();
             assert_eq!(names, ["nic0", "eth1", "nic9"]);
+        }
+    }
+
+    /// Every frame as `next_frame` reads it (bare packet blocks in place), or
+    /// with every block through the framing step.
+    fn frames_of(bytes: &[u8], in_place: bool) -> (Vec<String>, u64, Vec<String>) {
+        let source = Box::new(std::io::Cursor::new(bytes.to_vec()));
+        let mut r = CaptureReader::from_reader(source, Limits::default()).expect("opens");
+        let mut seen = Vec::new();
+        loop {
+            let record = if in_place { r.next_record() } else { r.framed_record() };
+            let Some(record) = record else { break };
+            let f = r.frame(record);
+            seen.push(format!(
+                "{} {} {} {} {:?} {} {:?} {:?} {:?}",
+                f.number, f.ts_nanos, f.interface, f.section, f.link_type, f.orig_len, f.data, f.meta, f.comment
+            ));
+        }
+        (seen, r.info.frames, r.info.warnings.clone())
+    }
+
+    /// A bare packet block read in place gives what the framing step gives: in
+    /// both byte orders, on each interface and resolution, beside blocks with
+    /// options, in a second section, and on an interface no block describes
+    /// (left to the framing step, which warns and still numbers the frame).
+    #[test]
+    fn packets_read_in_place_as_the_framing_step_reads_them() {
+        for be in [false, true] {
+            let mut w = Writer { be, out: sample(be) };
+            w.idb(1, "eth2", 3, -5); // milliseconds, -5 s
+            for i in 0..5u32 {
+                let data: Vec<u8> = (0..40 + i).map(|k| k as u8).collect();
+                w.epb(i % 2, 7_000_000 + u64::from(i), &data, 1500, &[]);
+                w.epb(1, 9_000 + u64::from(i), &data[..i as usize], 40 + i, &[]);
+            }
+            w.epb(7, 1, &SYN, 40, &[]);
+            w.epb(0, 2, &SYN, 40, &[]);
+            let (in_place, frames, warnings) = frames_of(&w.out, true);
+            let framed = frames_of(&w.out, false);
+            assert_eq!(in_place.len(), 4 + 10 + 1, "be={be}");
+            assert_eq!(
+                (&in_place, frames, &warnings),
+                (&framed.0, framed.1, &framed.2),
+                "be={be}"
+            );
+            assert!(warnings.iter().any(|w| w.contains("interface 7")), "{warnings:?}");
         }
     }
 

@@ -51,6 +51,53 @@ pub(crate) struct State {
     last_ts: i64,
 }
 
+/// The next block when it is a bare Enhanced Packet Block (see [`BareEpb`])
+/// already whole in the read buffer, as nearly every block of a large capture
+/// is: read where it lies, without the framing step's checks for other blocks
+/// and returns through [`Step`]. `None`, with nothing consumed, leaves the block
+/// to [`next_block`], which reads every other kind and reports cuts, damage and
+/// packets on undescribed interfaces.
+pub(crate) fn buffered_record(
+    state: &mut State,
+    stream: &mut ByteStream,
+    info: &mut CaptureInfo,
+    limits: &Limits,
+) -> Option<Record> {
+    if !state.in_section {
+        return None;
+    }
+    let buffered = stream.buffered();
+    let head = buffered.get(..BLOCK_HEADER_LEN)?;
+    if u32_at(head, 0, state.big_endian) != BareEpb::TYPE {
+        return None;
+    }
+    let block_len = u32_at(head, 4, state.big_endian) as usize;
+    if block_len > limits.max_record {
+        return None;
+    }
+    let epb = BareEpb::new(buffered.get(..block_len)?, BareEpb::TYPE, state.big_endian)?;
+    let clock = state.clocks.get(epb.if_id as usize).copied()?;
+    let interface = state.section_base + epb.if_id as usize;
+    let link_type = info.interfaces.get(interface)?.link_type;
+    let ts_nanos = ticks_to_nanos(epb.ticks, clock.units_per_sec, clock.offset_secs, info);
+    state.last_ts = ts_nanos;
+    let record = Record {
+        ts_nanos,
+        interface,
+        section: info.sections.len().saturating_sub(1),
+        link_type,
+        orig_len: epb.orig_len,
+        data: Span {
+            start: stream.position() + BareEpb::HEADER,
+            len: epb.caplen,
+        },
+        comment: None,
+        meta: PacketMeta::default(),
+    };
+    stream.consume(block_len);
+    Some(record)
+}
+
 pub(crate) fn next_block(state: &mut State, stream: &mut ByteStream, info: &mut CaptureInfo, limits: &Limits) -> Step {
     let offset = stream.offset();
     let head = match stream.fill(BLOCK_HEADER_LEN + 4) {
