@@ -56,7 +56,8 @@ pub(crate) struct State {
 /// is: read where it lies, without the framing step's checks for other blocks
 /// and returns through [`Step`]. `None`, with nothing consumed, leaves the block
 /// to [`next_block`], which reads every other kind and reports cuts, damage and
-/// packets on undescribed interfaces.
+/// packets on undescribed interfaces. Inlined into the frame loop, as pcap's is.
+#[inline(always)]
 pub(crate) fn buffered_record(
     state: &mut State,
     stream: &mut ByteStream,
