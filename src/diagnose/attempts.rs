@@ -400,8 +400,8 @@ fn exchange_outcome(
     cx: &Context<'_>,
 ) -> (Outcome, String) {
     let connect = &*exchange.request.method == "CONNECT";
-    // The detail grows from what was asked to what came of it, in one string:
-    // a proxy's attempts are most of a report, and each took five `format!`s.
+    // The detail grows in one string, from what was asked to what came of it:
+    // a proxy's requests are most of a report's attempts.
     let mut said = String::with_capacity(128);
     push_request_line(&mut said, &exchange.request);
     let Some(response) = &exchange.response else {
