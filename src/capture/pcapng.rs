@@ -77,24 +77,8 @@ pub(crate) fn buffered_record(
         return None;
     }
     let epb = BareEpb::new(buffered.get(..block_len)?, BareEpb::TYPE, state.big_endian)?;
-    let clock = state.clocks.get(epb.if_id as usize).copied()?;
-    let interface = state.section_base + epb.if_id as usize;
-    let link_type = info.interfaces.get(interface)?.link_type;
-    let ts_nanos = ticks_to_nanos(epb.ticks, clock.units_per_sec, clock.offset_secs, info);
-    state.last_ts = ts_nanos;
-    let record = Record {
-        ts_nanos,
-        interface,
-        section: info.sections.len().saturating_sub(1),
-        link_type,
-        orig_len: epb.orig_len,
-        data: Span {
-            start: stream.position() + BareEpb::HEADER,
-            len: epb.caplen,
-        },
-        comment: None,
-        meta: PacketMeta::default(),
-    };
+    let on = described_interface(state, info, epb.if_id)?;
+    let record = record_without_options(state, info, on, epb.ticks, epb.orig_len, epb.data(stream.position()));
     stream.consume(block_len);
     Some(record)
 }
@@ -234,17 +218,22 @@ impl BareEpb {
             orig_len: word(24),
         })
     }
+
+    /// The packet's bytes, for a block that starts at `base` in the buffer.
+    fn data(&self, base: usize) -> Span {
+        Span {
+            start: base + Self::HEADER,
+            len: self.caplen,
+        }
+    }
 }
 
 fn bare_packet(state: &mut State, epb: BareEpb, base: usize, info: &mut CaptureInfo) -> Step {
-    let data = Span {
-        start: base + BareEpb::HEADER,
-        len: epb.caplen,
-    };
-    packet_without_options(state, info, epb.if_id, epb.ticks, epb.orig_len, data)
+    packet_without_options(state, info, epb.if_id, epb.ticks, epb.orig_len, epb.data(base))
 }
 
-/// The record of a packet block that carries no options (no direction, no comment).
+/// The step of a packet block that carries no options (no direction, no
+/// comment); a packet on an undescribed interface is counted, with a warning.
 fn packet_without_options(
     state: &mut State,
     info: &mut CaptureInfo,
@@ -253,12 +242,25 @@ fn packet_without_options(
     orig_len: u32,
     data: Span,
 ) -> Step {
-    let Some((interface, link_type, clock)) = interface(state, info, if_id) else {
+    let Some(on) = interface(state, info, if_id) else {
         return Step::Frame(None);
     };
+    Step::Frame(Some(record_without_options(state, info, on, ticks, orig_len, data)))
+}
+
+/// The record of a packet without options on a described interface (from
+/// [`described_interface`]), in the framing step or read in place.
+fn record_without_options(
+    state: &mut State,
+    info: &mut CaptureInfo,
+    (interface, link_type, clock): (usize, LinkType, Clock),
+    ticks: u64,
+    orig_len: u32,
+    data: Span,
+) -> Record {
     let ts_nanos = ticks_to_nanos(ticks, clock.units_per_sec, clock.offset_secs, info);
     state.last_ts = ts_nanos;
-    Step::Frame(Some(Record {
+    Record {
         ts_nanos,
         interface,
         section: info.sections.len().saturating_sub(1),
@@ -267,7 +269,7 @@ fn packet_without_options(
         data,
         comment: None,
         meta: PacketMeta::default(),
-    }))
+    }
 }
 
 fn is_packet_block(block_type: u32) -> bool {
@@ -474,15 +476,23 @@ fn legacy_packet(state: &mut State, bytes: &[u8], base: usize, info: &mut Captur
     packet_without_options(state, info, u32::from(if_id), ticks, orig_len, data)
 }
 
+/// [`described_interface`], with a warning when the section does not describe it.
 fn interface(state: &State, info: &mut CaptureInfo, if_id: u32) -> Option<(usize, LinkType, Clock)> {
-    let Some(clock) = state.clocks.get(if_id as usize).copied() else {
+    let found = described_interface(state, info, if_id);
+    if found.is_none() {
         info.warn(format!(
             "a packet names interface {if_id}, which its section does not describe; packet skipped"
         ));
-        return None;
-    };
+    }
+    found
+}
+
+/// The interface `if_id` of the current section: its index over all sections,
+/// its link type and its clock.
+fn described_interface(state: &State, info: &CaptureInfo, if_id: u32) -> Option<(usize, LinkType, Clock)> {
+    let clock = state.clocks.get(if_id as usize).copied()?;
     let index = state.section_base + if_id as usize;
-    Some((index, info.interfaces[index].link_type, clock))
+    Some((index, info.interfaces.get(index)?.link_type, clock))
 }
 
 fn packet_meta<'a>(options: &'a [PcapNGOption<'a>], big_endian: bool) -> (PacketMeta, Option<&'a [u8]>) {

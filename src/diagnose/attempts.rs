@@ -659,7 +659,7 @@ fn plural(n: u32) -> &'static str {
 fn evidence_frames(conn: &Connection) -> Vec<u64> {
     // Room for every frame below and the two TLS frames the caller adds, so the
     // list is allocated once per attempt.
-    let mut frames: Vec<u64> = Vec::with_capacity(conn.syns.len() + 8);
+    let mut frames: Vec<u64> = Vec::with_capacity(conn.syns.len().max(1) + 8);
     frames.extend(conn.syns.iter().map(|f| f.number()));
     if frames.is_empty() {
         frames.push(conn.first.number());
