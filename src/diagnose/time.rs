@@ -4,6 +4,8 @@ use std::fmt::Write;
 
 use time::OffsetDateTime;
 
+use super::text::push_num;
+
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-23T11:12:13.123456Z`.
 /// Every i64 nanosecond value falls within years 1677-2262, so the year always
 /// has four digits and no clamping to the 1-9999 range of RFC 3339 is needed.
@@ -78,18 +80,17 @@ pub fn span(nanos: i64) -> String {
 /// Appends [`span`]'s text: every direct attempt's detail says how long it took
 /// or tried, so the ms and min forms are written without `format!`.
 pub fn push_span(out: &mut String, nanos: i64) {
-    let ms = nanos.max(0) / 1_000_000;
-    let push = |out: &mut String, n: i64| super::text::push_num(out, n.unsigned_abs());
+    let ms = nanos.max(0).unsigned_abs() / 1_000_000;
     if ms < 1_000 {
-        push(out, ms);
+        push_num(out, ms);
         out.push_str(" ms");
     } else if ms < 120_000 {
         // `format!`'s rounding of the f64, which a hand-written one would have to copy exactly.
         write!(out, "{:.1} s", ms as f64 / 1000.0).expect("writing to a String cannot fail");
     } else {
-        push(out, ms / 60_000);
+        push_num(out, ms / 60_000);
         out.push_str(" min ");
-        push(out, (ms % 60_000) / 1000);
+        push_num(out, (ms % 60_000) / 1000);
         out.push_str(" s");
     }
 }
