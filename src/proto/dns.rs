@@ -1,13 +1,16 @@
-//! DNS (RFC 1035) over UDP and TCP, parsed with simple-dns: which names were
-//! asked, what they resolved to (following CNAME chains back to the name that
-//! was asked for), and which lookups failed.
+//! DNS (RFC 1035) over UDP and TCP, read in place with `domain`'s lazily
+//! parsed [`Message`]: which names were asked, what they resolved to
+//! (following CNAME chains back to the name that was asked for), and which
+//! lookups failed.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::ops::Range;
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use simple_dns::rdata::RData;
-use simple_dns::{Packet, PacketFlag, RCODE};
+use domain::base::iana::Rtype;
+use domain::base::name::{Label, ParsedName, ToLabelIter};
+use domain::base::{Message, ParsedRecord, RecordSection};
+use domain::rdata::{Aaaa, Cname, A};
+use smallvec::SmallVec;
 
 /// Standard DNS, multicast DNS is left out (it names local hosts, not destinations).
 pub const DNS_PORT: u16 = 53;
@@ -21,7 +24,8 @@ const MAX_CHAIN: usize = 16;
 pub struct DnsMessage {
     pub id: u16,
     pub response: bool,
-    /// 0 no error, 2 SERVFAIL, 3 NXDOMAIN (RFC 1035 section 4.1.1).
+    /// 0 no error, 2 SERVFAIL, 3 NXDOMAIN (RFC 1035 section 4.1.1); 15 for
+    /// any code past REFUSED, extended ones (RFC 6891 section 6.1.3) included.
     pub rcode: u8,
     /// The first question's name, lower case, without the final dot.
     pub question: Option<String>,
@@ -50,20 +54,23 @@ pub fn rcode_name(rcode: u8) -> &'static str {
     }
 }
 
+/// A name found in the message, pointing into it.
+type WireName<'a> = ParsedName<&'a [u8]>;
+
 /// A name as text, lower case, without the final dot; a `.` or `\\` inside a
 /// label is escaped as in zone files (RFC 1035 section 5.1), so a crafted
 /// label cannot pass for two.
-fn normal(name: &simple_dns::Name<'_>) -> String {
-    let mut out = String::with_capacity(64);
-    push_normal(&mut out, name);
+fn normal(name: &WireName<'_>) -> String {
+    // Room for the usual name: its text is two bytes shorter than its wire form.
+    let mut out = String::with_capacity(usize::from(name.compose_len()));
+    push_labels(&mut out, name.iter().map(Label::as_slice));
     out
 }
 
-/// [`normal`], appended to `out`. Built directly from the labels: this runs for
-/// every record of every answer, and `Display` went through the formatter one
-/// character at a time.
-fn push_normal(out: &mut String, name: &simple_dns::Name<'_>) {
-    for (i, label) in name.as_bytes().enumerate() {
+/// [`normal`] of a name's labels, appended to `out`. The root label (the only
+/// empty one a parsed name can hold) adds nothing.
+fn push_labels<'a>(out: &mut String, labels: impl Iterator<Item = &'a [u8]>) {
+    for (i, label) in labels.filter(|label| !label.is_empty()).enumerate() {
         if i > 0 {
             out.push('.');
         }
@@ -95,65 +102,125 @@ fn push_normal(out: &mut String, name: &simple_dns::Name<'_>) {
 }
 
 /// Parses one DNS message (UDP payload, or one TCP message without its length prefix).
+///
+/// The message is read in place: nothing is built but the text of the names
+/// that are kept. It is still checked whole, so that other traffic on port 53
+/// is not taken for DNS: every question, every record's owner name (its
+/// compression pointers followed) and every record's length must fit the
+/// message, and the answers read (A, AAAA, CNAME) must have well-formed data.
 pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
-    let packet = Packet::parse(payload).ok()?;
+    let message = Message::from_slice(payload).ok()?;
+    let header = message.header();
+    let mut questions = message.question();
+    let asked = questions.next().transpose().ok()?.map(|q| q.into_qname());
+    for question in &mut questions {
+        question.ok()?;
+    }
+    let (answers, extended_rcode) = read_records(questions.answer().ok()?)?;
+    let rcode = match (u16::from(extended_rcode) << 4) | u16::from(header.rcode().to_int()) {
+        code @ 0..=5 => code as u8,
+        _ => 15,
+    };
     let mut message = DnsMessage {
-        id: packet.id(),
-        response: packet.has_flags(PacketFlag::RESPONSE),
-        rcode: rcode_value(packet.rcode()),
+        id: header.id(),
+        response: header.qr(),
+        rcode,
         question: None,
         addresses: Vec::new(),
         cnames: Vec::new(),
     };
-    let Some(asked) = packet.questions.first().map(|q| normal(&q.qname)) else {
+    let Some(asked) = asked else {
         return Some(message);
     };
     // Walk the chain: asked -> CNAME -> ... -> A/AAAA. Records whose owner is not
     // on the chain (additional glue, other questions) do not name this address.
-    // The owners are written once, side by side in one string.
-    let mut owners_text = String::with_capacity(64 * packet.answers.len().min(4));
-    let owners: Vec<Range<usize>> = packet
-        .answers
-        .iter()
-        .map(|rr| {
-            let from = owners_text.len();
-            push_normal(&mut owners_text, &rr.name);
-            from..owners_text.len()
-        })
-        .collect();
+    // Names compare as DNS does, ignoring ASCII case (RFC 4343).
+    let mut current = &asked;
     for _ in 0..MAX_CHAIN {
-        let current = message.cnames.last().unwrap_or(&asked);
         let mut next = None;
-        for (rr, owner) in packet.answers.iter().zip(&owners) {
-            if owners_text[owner.clone()] != **current {
-                continue;
-            }
-            match &rr.rdata {
-                RData::A(a) => message.addresses.push(IpAddr::V4(Ipv4Addr::from(a.address))),
-                RData::AAAA(a) => message.addresses.push(IpAddr::V6(Ipv6Addr::from(a.address))),
-                RData::CNAME(target) => next = Some(normal(&target.0)),
+        for answer in &answers {
+            match answer {
+                Answer::Address { owner, address } if owner == current => message.addresses.push(*address),
+                Answer::Alias { owner, target } if owner == current => next = Some(target),
                 _ => {}
             }
         }
-        match next {
-            Some(n) if n != asked && !message.cnames.contains(&n) => message.cnames.push(n),
-            _ => break,
+        // A name already on the chain ends it: no name is listed twice.
+        let Some(target) = next else { break };
+        let text = normal(target);
+        if *target == asked || message.cnames.contains(&text) {
+            break;
         }
+        message.cnames.push(text);
+        current = target;
     }
-    message.question = Some(asked);
+    message.question = Some(normal(&asked));
     Some(message)
 }
 
-fn rcode_value(rcode: RCODE) -> u8 {
-    match rcode {
-        RCODE::NoError => 0,
-        RCODE::FormatError => 1,
-        RCODE::ServerFailure => 2,
-        RCODE::NameError => 3,
-        RCODE::NotImplemented => 4,
-        RCODE::Refused => 5,
-        _ => 15,
+/// An answer record that can be on the chain from the asked name to its
+/// addresses.
+enum Answer<'a> {
+    Address { owner: WireName<'a>, address: IpAddr },
+    Alias { owner: WireName<'a>, target: WireName<'a> },
+}
+
+/// The answers a message's chain is walked over, read once: the walk goes
+/// over them once per CNAME.
+type Answers<'a> = SmallVec<[Answer<'a>; 8]>;
+
+impl<'a> Answer<'a> {
+    /// `Some(None)` for a record of another type, `None` if its data does not
+    /// parse.
+    fn read(record: ParsedRecord<'a, [u8]>) -> Option<Option<Self>> {
+        let owner = record.owner();
+        let answer = match record.rtype() {
+            Rtype::A => Answer::Address {
+                owner,
+                address: record.into_record::<A>().ok()??.data().addr().into(),
+            },
+            Rtype::AAAA => Answer::Address {
+                owner,
+                address: record.into_record::<Aaaa>().ok()??.data().addr().into(),
+            },
+            Rtype::CNAME => Answer::Alias {
+                owner,
+                target: record
+                    .into_record::<Cname<WireName<'a>>>()
+                    .ok()??
+                    .into_data()
+                    .into_cname(),
+            },
+            _ => return Some(None),
+        };
+        Some(Some(answer))
     }
+}
+
+/// Reads every record of the answer, authority and additional sections;
+/// `None` if one does not parse. Returns the answers that can be on a CNAME
+/// chain, and the extended response code bits of the OPT record (RFC 6891
+/// section 6.1.3), 0 without one.
+fn read_records(mut records: RecordSection<'_, [u8]>) -> Option<(Answers<'_>, u8)> {
+    const ANSWER: usize = 0;
+    const ADDITIONAL: usize = 2;
+    let mut answers = Answers::new();
+    let mut extended_rcode = None;
+    for section in ANSWER..=ADDITIONAL {
+        for record in &mut records {
+            let record = record.ok()?;
+            if section == ANSWER {
+                answers.extend(Answer::read(record)?);
+            } else if section == ADDITIONAL && record.rtype() == Rtype::OPT {
+                extended_rcode.get_or_insert((record.ttl().as_secs() >> 24) as u8);
+            }
+        }
+        match records.next_section().ok()? {
+            Some(next) => records = next,
+            None => break,
+        }
+    }
+    Some((answers, extended_rcode.unwrap_or(0)))
 }
 
 /// Splits a TCP DNS stream (RFC 1035 section 4.2.2: each message behind a
@@ -171,8 +238,8 @@ pub fn tcp_messages(stream: &[u8]) -> impl Iterator<Item = &[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use simple_dns::rdata::{A, CNAME};
-    use simple_dns::{Name, Question, ResourceRecord, CLASS, QCLASS, QTYPE, TYPE};
+    use simple_dns::rdata::{RData, A, CNAME};
+    use simple_dns::{Name, Packet, Question, ResourceRecord, CLASS, QCLASS, QTYPE, RCODE, TYPE};
 
     fn response(asked: &str, records: Vec<ResourceRecord<'static>>, rcode: RCODE) -> Vec<u8> {
         let mut p = Packet::new_reply(7);
@@ -237,17 +304,12 @@ mod tests {
     /// become U+FFFD.
     #[test]
     fn names_are_lowered_and_odd_labels_escaped() {
-        use simple_dns::Label;
-        let labels = [
-            Label::new_unchecked(&b"WPAD"[..]),
-            Label::new_unchecked(&b"a.b\\C"[..]),
-            Label::new_unchecked(&b"x\xffY"[..]),
-            Label::new_unchecked(&b"My_Host-1"[..]),
-        ];
-        let name = Name::new_with_labels(&labels);
-        assert_eq!(normal(&name), "wpad.a\\.b\\\\c.x\u{fffd}y.my_host-1");
+        let labels: [&[u8]; 5] = [b"WPAD", b"a.b\\C", b"x\xffY", b"My_Host-1", b""];
+        let mut out = String::new();
+        push_labels(&mut out, labels.into_iter());
+        assert_eq!(out, "wpad.a\\.b\\\\c.x\u{fffd}y.my_host-1");
         let mut out = String::from("k");
-        push_normal(&mut out, &Name::new_with_labels(&[]));
+        push_labels(&mut out, [&b""[..]].into_iter());
         assert_eq!(out, "k", "the root name adds nothing");
     }
 
@@ -310,6 +372,69 @@ mod tests {
             log.name_for(IpAddr::from([203, 0, 113, 9]), 1).map(|r| r.frame),
             Some(9_001)
         );
+    }
+
+    /// A response to `A? a.example` (RFC 1035 section 4.1), header flags
+    /// 0x8180, with one answer pointing back at the question's name, followed by
+    /// `additional` records (their count in the header).
+    fn wire(answer: &[u8], additional: &[&[u8]]) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, additional.len() as u8];
+        m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
+        m.extend_from_slice(answer);
+        for record in additional {
+            m.extend_from_slice(record);
+        }
+        m
+    }
+
+    /// `a.example` (at offset 12) A 203.0.113.1, TTL 60.
+    const ANSWER_A: &[u8] = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xcb\x00\x71\x01";
+
+    #[test]
+    fn reads_a_hand_made_response() {
+        let m = parse(&wire(ANSWER_A, &[])).expect("parses");
+        assert_eq!((m.id, m.response, m.rcode), (0x1234, true, 0));
+        assert_eq!(m.question.as_deref(), Some("a.example"));
+        assert_eq!(m.addresses, vec![IpAddr::from([203, 0, 113, 1])]);
+    }
+
+    /// RFC 6891 section 6.1.3: the OPT record's TTL carries the response
+    /// code's upper eight bits. BADVERS (16) is past REFUSED.
+    #[test]
+    fn an_extended_response_code_counts() {
+        let opt = |ttl: [u8; 4]| {
+            let mut r = vec![0, 0, 41, 0x04, 0xd0];
+            r.extend_from_slice(&ttl);
+            r.extend_from_slice(&[0, 0]);
+            r
+        };
+        let badvers = parse(&wire(ANSWER_A, &[&opt([1, 0, 0, 0])])).expect("parses");
+        assert_eq!(badvers.rcode_name(), "error");
+        let plain = parse(&wire(ANSWER_A, &[&opt([0, 0, 0x80, 0])])).expect("parses");
+        assert_eq!(plain.rcode_name(), "NOERROR", "the DO bit is not part of the code");
+    }
+
+    /// Other traffic on port 53 is not DNS: a message is used only when all of
+    /// it parses, the sections capdoc does not read included.
+    #[test]
+    fn a_malformed_record_anywhere_rejects_the_message() {
+        let long_a = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x05\xcb\x00\x71\x01\x00";
+        assert!(parse(&wire(long_a, &[])).is_none(), "an A record of 5 bytes");
+        let forward = b"\xc0\x40\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xcb\x00\x71\x01";
+        assert!(parse(&wire(forward, &[])).is_none(), "a pointer past the record");
+        let cut = &b"\x00\x00\x10\x00\x01\x00\x00\x00\x3c\x00\x09\x03abc"[..];
+        assert!(parse(&wire(ANSWER_A, &[cut])).is_none(), "a TXT record cut short");
+        let text = &b"\x00\x00\x10\x00\x01\x00\x00\x00\x3c\x00\x04\x03abc"[..];
+        assert!(parse(&wire(ANSWER_A, &[text])).is_some(), "the same record whole");
+    }
+
+    /// Owner names match the asked name whatever their case (RFC 4343).
+    #[test]
+    fn owners_match_ignoring_case() {
+        let mut answer = b"\x01A\x07ExAmPlE\x00".to_vec();
+        answer.extend_from_slice(&ANSWER_A[2..]);
+        let m = parse(&wire(&answer, &[])).expect("parses");
+        assert_eq!(m.addresses, vec![IpAddr::from([203, 0, 113, 1])]);
     }
 
     #[test]

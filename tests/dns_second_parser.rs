@@ -1,0 +1,114 @@
+//! capdoc reads DNS in place with `domain`; simple-dns builds every record of a
+//! message instead. Both must reduce each DNS message of the bundled and public
+//! captures (UDP, ports 53 and 5355) to the same question, response code,
+//! addresses and CNAME chain.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use capdoc::capture::{CaptureReader, Limits};
+use capdoc::decode::{Decoder, Transport};
+use capdoc::proto::dns::{self, DnsMessage, DNS_PORT, LLMNR_PORT};
+use simple_dns::rdata::RData;
+use simple_dns::{Packet, PacketFlag, RCODE};
+
+/// The same reduction as `dns::parse`, from simple-dns's records. Names are
+/// compared as lower-case text, which is what `dns::parse` reports.
+fn reduce(payload: &[u8]) -> Option<DnsMessage> {
+    let packet = Packet::parse(payload).ok()?;
+    let text = |name: &simple_dns::Name<'_>| {
+        let mut text = name.to_string().to_ascii_lowercase();
+        if text.ends_with('.') {
+            text.pop();
+        }
+        text
+    };
+    let rcode = match packet.rcode() {
+        RCODE::NoError => 0,
+        RCODE::FormatError => 1,
+        RCODE::ServerFailure => 2,
+        RCODE::NameError => 3,
+        RCODE::NotImplemented => 4,
+        RCODE::Refused => 5,
+        _ => 15,
+    };
+    let mut message = DnsMessage {
+        id: packet.id(),
+        response: packet.has_flags(PacketFlag::RESPONSE),
+        rcode,
+        question: packet.questions.first().map(|q| text(&q.qname)),
+        addresses: Vec::new(),
+        cnames: Vec::new(),
+    };
+    let Some(asked) = message.question.clone() else {
+        return Some(message);
+    };
+    let mut current = asked.clone();
+    for _ in 0..16 {
+        let mut next = None;
+        for rr in packet.answers.iter().filter(|rr| text(&rr.name) == current) {
+            match &rr.rdata {
+                RData::A(a) => message.addresses.push(IpAddr::V4(Ipv4Addr::from(a.address))),
+                RData::AAAA(a) => message.addresses.push(IpAddr::V6(Ipv6Addr::from(a.address))),
+                RData::CNAME(target) => next = Some(text(&target.0)),
+                _ => {}
+            }
+        }
+        match next {
+            Some(n) if n != asked && !message.cnames.contains(&n) => {
+                message.cnames.push(n.clone());
+                current = n;
+            }
+            _ => break,
+        }
+    }
+    Some(message)
+}
+
+/// Every UDP payload to or from the DNS and LLMNR ports in `path`.
+fn dns_payloads(path: &Path) -> Vec<Vec<u8>> {
+    let Ok(mut reader) = CaptureReader::open(path, Limits::default()) else {
+        return Vec::new();
+    };
+    let mut decoder = Decoder::default();
+    let mut payloads = Vec::new();
+    while let Some(frame) = reader.next_frame() {
+        let Ok(packet) = decoder.decode(frame.link_type, frame.data, frame.ts_nanos) else {
+            continue;
+        };
+        if let Transport::Udp(udp) = packet.transport {
+            let ports = [udp.src_port, udp.dst_port];
+            if ports.contains(&DNS_PORT) || ports.contains(&LLMNR_PORT) {
+                payloads.push(udp.payload.to_vec());
+            }
+        }
+    }
+    payloads
+}
+
+#[test]
+fn both_dns_parsers_read_every_captured_message_alike() {
+    let mut files = common::captures_under(&common::project_dir().join("captures"));
+    files.extend(common::public_captures());
+    let (mut messages, mut answers, mut chains) = (0, 0, 0);
+    for path in &files {
+        for payload in dns_payloads(path) {
+            let ours = dns::parse(&payload);
+            let theirs = reduce(&payload);
+            assert_eq!(ours, theirs, "{}: a DNS message read differently", path.display());
+            if let Some(m) = ours {
+                messages += 1;
+                answers += usize::from(!m.addresses.is_empty());
+                chains += usize::from(!m.cnames.is_empty());
+            }
+        }
+    }
+    eprintln!("{messages} messages, {answers} with addresses, {chains} with CNAMEs");
+    // The captures hold real lookups: a reader that parses nothing agrees too.
+    assert!(
+        messages > 100 && answers > 20 && chains > 2,
+        "{messages} {answers} {chains}"
+    );
+}
