@@ -32,10 +32,16 @@ pub fn push_char(out: &mut String, c: char) {
 
 /// Capture bytes as printable text.
 pub fn text(bytes: &[u8]) -> String {
+    text_ref(bytes).into_owned()
+}
+
+/// [`text`], borrowed from `bytes` when they are printable as they are: a
+/// parser that keeps only part of the text, or none, copies nothing else.
+pub fn text_ref(bytes: &[u8]) -> Cow<'_, str> {
     // Host names and header lines almost always are valid UTF-8, and then
     // clean as they are.
     if let Ok(valid) = std::str::from_utf8(bytes) {
-        return clean(valid).into_owned();
+        return clean(valid);
     }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
@@ -46,7 +52,7 @@ pub fn text(bytes: &[u8]) -> String {
             out.push(char::REPLACEMENT_CHARACTER);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// A string decoded from capture bytes by a parser (an X.509 name, say), made printable.

@@ -7,6 +7,7 @@
 //! Credentials never leave this module: of `Proxy-Authorization`,
 //! `Authorization` and `Cookie` only the scheme or the fact is kept.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Headers parsed per message; more is not a real client.
@@ -139,8 +140,8 @@ pub fn conversation(client: &[u8], server: &[u8]) -> Conversation {
     conv
 }
 
-fn header_text(value: &[u8]) -> String {
-    crate::untrusted::text(value.trim_ascii())
+fn header_text(value: &[u8]) -> Cow<'_, str> {
+    crate::untrusted::text_ref(value.trim_ascii())
 }
 
 /// The scheme of an `Authorization`-style header, only when it is a known one:
@@ -154,7 +155,8 @@ fn auth_scheme(value: &str) -> String {
         .map_or_else(|| "<unrecognised scheme>".to_string(), |k| k.to_string())
 }
 
-fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
+/// The host (not yet lowered: see [`lower_host`]) and port of an authority.
+fn split_host_port(authority: &str, default_port: u16) -> Option<(&str, u16)> {
     // `user:password@host:port`: the user information is never kept.
     let authority = authority.trim();
     let authority = authority.rsplit('@').next().unwrap_or(authority);
@@ -165,28 +167,40 @@ fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> 
             Some(p) => p.parse().ok()?,
             None => default_port,
         };
-        return Some((host.to_ascii_lowercase(), port));
+        return Some((host, port));
     }
     match authority.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => Some((host.to_ascii_lowercase(), port.parse().ok()?)),
-        _ => Some((authority.to_ascii_lowercase(), default_port)),
+        Some((host, port)) if !host.contains(':') => Some((host, port.parse().ok()?)),
+        _ => Some((authority, default_port)),
     }
 }
 
-fn parse_target(method: &str, path: &str, host_header: Option<String>) -> Option<Target> {
+/// A host name as kept: in lower case. Nearly every one already is, and is
+/// copied once.
+fn lower_host(host: &str) -> Arc<str> {
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        host.to_ascii_lowercase().into()
+    } else {
+        host.into()
+    }
+}
+
+fn parse_target(method: &str, path: &str, host_header: Option<&str>) -> Option<Target> {
     if method == "CONNECT" {
         let (host, port) = split_host_port(path, 443)?;
         if host.is_empty() || host.starts_with('/') {
             return None;
         }
         return Some(Target::Authority {
-            host: host.into(),
+            host: lower_host(host),
             port,
         });
     }
-    let lower = path.to_ascii_lowercase();
     for (scheme, port) in [("http://", 80u16), ("https://", 443)] {
-        if lower.starts_with(scheme) {
+        if path
+            .get(..scheme.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+        {
             let rest = &path[scheme.len()..];
             let (authority, path) = match rest.find('/') {
                 Some(i) => (&rest[..i], &rest[i..]),
@@ -194,14 +208,16 @@ fn parse_target(method: &str, path: &str, host_header: Option<String>) -> Option
             };
             let (host, port) = split_host_port(authority, port)?;
             return Some(Target::Absolute {
-                host: host.into(),
+                host: lower_host(host),
                 port,
                 path: without_query(path),
             });
         }
     }
+    // A Host header whose port does not parse is kept whole.
+    let host = host_header.map(|h| lower_host(split_host_port(h, 80).map_or(h, |(host, _)| host)));
     Some(Target::Origin {
-        host: host_header.map(Into::into),
+        host,
         path: without_query(path),
     })
 }
@@ -246,26 +262,25 @@ fn request_from_parts<'a>(
     head_len: usize,
     available: usize,
 ) -> Option<(Request, usize)> {
-    let method = crate::untrusted::text(method);
+    let method = crate::untrusted::text_ref(method);
     let mut host = None;
     let mut proxy_auth_scheme = None;
     let mut body = 0usize;
     for (name, value) in fields {
         if name.eq_ignore_ascii_case(b"host") {
-            host = Some(header_text(value).to_ascii_lowercase());
+            host = Some(header_text(value));
         } else if name.eq_ignore_ascii_case(b"proxy-authorization") {
             proxy_auth_scheme = Some(auth_scheme(&header_text(value)));
         } else if name.eq_ignore_ascii_case(b"content-length") {
             body = header_text(value).parse().unwrap_or(0);
         }
     }
-    let host = host.map(|h| split_host_port(&h, 80).map_or(h, |(host, _)| host));
-    let path = crate::untrusted::text(path);
-    let target = parse_target(&method, &path, host)?;
+    let path = crate::untrusted::text_ref(path);
+    let target = parse_target(&method, &path, host.as_deref())?;
     let end = head_len.saturating_add(body).min(available);
     Some((
         Request {
-            method: method.into(),
+            method: Arc::from(&*method),
             target,
             offset: stream_offset(at),
             proxy_auth_scheme: proxy_auth_scheme.map(Into::into),
@@ -331,7 +346,7 @@ fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
     }
     let response = Response {
         status,
-        reason: crate::untrusted::text(resp.reason.unwrap_or_default().as_bytes()).into(),
+        reason: Arc::from(&*crate::untrusted::text_ref(resp.reason.unwrap_or_default().as_bytes())),
         offset: stream_offset(at),
         proxy_authenticate: proxy_authenticate.into_boxed_slice(),
         proxy_error,
@@ -461,6 +476,41 @@ HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03";
             e.response.as_ref().and_then(|r| r.proxy_error.clone()).as_deref(),
             Some("ERR_CONNECT_FAIL 110")
         );
+    }
+
+    /// Schemes match in any case; host names are kept in lower case, from the
+    /// request target or the Host header (whole when its port does not parse).
+    #[test]
+    fn hosts_are_lowered_and_schemes_matched_in_any_case() {
+        let target = |head: &[u8]| conversation(head, b"").exchanges[0].request.target.clone();
+        assert_eq!(
+            target(b"GET HTTP://CRL3.DigiCert.com:8080/a.crl HTTP/1.1\r\n\r\n"),
+            Target::Absolute {
+                host: "crl3.digicert.com".into(),
+                port: 8080,
+                path: "/a.crl".into()
+            }
+        );
+        assert_eq!(
+            target(b"CONNECT Contoso.MSAppProxy.net:443 HTTP/1.1\r\n\r\n"),
+            Target::Authority {
+                host: "contoso.msappproxy.net".into(),
+                port: 443
+            }
+        );
+        for (host, kept) in [
+            ("WPAD.Contoso.com:80", "wpad.contoso.com"),
+            ("Odd.Example:x", "odd.example:x"),
+        ] {
+            let head = format!("GET /wpad.dat HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert_eq!(
+                target(head.as_bytes()),
+                Target::Origin {
+                    host: Some(kept.into()),
+                    path: "/wpad.dat".into()
+                }
+            );
+        }
     }
 
     #[test]
