@@ -103,14 +103,19 @@ fn push_labels<'a>(out: &mut String, labels: impl Iterator<Item = &'a [u8]>) {
 
 /// Parses one DNS message (UDP payload, or one TCP message without its length prefix).
 ///
-/// The message is read in place: nothing is built but the text of the names
-/// that are kept. It is still checked whole, so that other traffic on port 53
-/// is not taken for DNS: every question, every record's owner name (its
-/// compression pointers followed) and every record's length must fit the
-/// message, and the answers read (A, AAAA, CNAME) must have well-formed data.
+/// The message is read in place: names are not copied out of it, only the
+/// text of those kept is written. It is still checked whole, so that other
+/// traffic on port 53 is not taken for DNS: the reserved header bit must be
+/// clear, every question, every record's owner name (its compression pointers
+/// followed) and every record's length must fit the message, and the answers
+/// read (A, AAAA, CNAME) must have well-formed data.
 pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
     let message = Message::from_slice(payload).ok()?;
     let header = message.header();
+    // RFC 1035 section 4.1.1: Z is zero in every query and response.
+    if header.z() {
+        return None;
+    }
     let mut questions = message.question();
     let asked = questions.next().transpose().ok()?.map(|q| q.into_qname());
     for question in &mut questions {
@@ -136,6 +141,7 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
     // on the chain (additional glue, other questions) do not name this address.
     // Names compare as DNS does, ignoring ASCII case (RFC 4343).
     let mut current = &asked;
+    let mut chain: SmallVec<[&WireName<'_>; 4]> = SmallVec::new();
     for _ in 0..MAX_CHAIN {
         let mut next = None;
         for answer in &answers {
@@ -147,11 +153,11 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
         }
         // A name already on the chain ends it: no name is listed twice.
         let Some(target) = next else { break };
-        let text = normal(target);
-        if *target == asked || message.cnames.contains(&text) {
+        if *target == asked || chain.contains(&target) {
             break;
         }
-        message.cnames.push(text);
+        chain.push(target);
+        message.cnames.push(normal(target));
         current = target;
     }
     message.question = Some(normal(&asked));
@@ -170,9 +176,14 @@ enum Answer<'a> {
 type Answers<'a> = SmallVec<[Answer<'a>; 8]>;
 
 impl<'a> Answer<'a> {
-    /// `Some(None)` for a record of another type, `None` if its data does not
-    /// parse.
+    /// `Some(None)` for a record of another type or without data, `None` if
+    /// its data does not parse.
     fn read(record: ParsedRecord<'a, [u8]>) -> Option<Option<Self>> {
+        // An UPDATE (RFC 2136 section 2.4) puts its prerequisites where a
+        // query's answers go: records of these types without data.
+        if record.rdlen() == 0 {
+            return Some(None);
+        }
         let owner = record.owner();
         let answer = match record.rtype() {
             Rtype::A => Answer::Address {
@@ -375,8 +386,8 @@ mod tests {
     }
 
     /// A response to `A? a.example` (RFC 1035 section 4.1), header flags
-    /// 0x8180, with one answer pointing back at the question's name, followed by
-    /// `additional` records (their count in the header).
+    /// 0x8180: the question at offset 12, then one `answer` record at offset 27
+    /// and the `additional` records (their count in the header).
     fn wire(answer: &[u8], additional: &[&[u8]]) -> Vec<u8> {
         let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, additional.len() as u8];
         m.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
@@ -420,8 +431,14 @@ mod tests {
     fn a_malformed_record_anywhere_rejects_the_message() {
         let long_a = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x05\xcb\x00\x71\x01\x00";
         assert!(parse(&wire(long_a, &[])).is_none(), "an A record of 5 bytes");
-        let forward = b"\xc0\x40\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xcb\x00\x71\x01";
-        assert!(parse(&wire(forward, &[])).is_none(), "a pointer past the record");
+        // The owner points ahead, to the CNAME's own target at offset 39.
+        let forward = b"\xc0\x27\x00\x05\x00\x01\x00\x00\x00\x3c\x00\x0b\x01b\x07example\x00";
+        assert!(parse(&wire(forward, &[])).is_none(), "a pointer forward");
+        let backward = b"\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x3c\x00\x0b\x01b\x07example\x00";
+        assert!(parse(&wire(backward, &[])).is_some(), "the same record pointing back");
+        let mut reserved = wire(ANSWER_A, &[]);
+        reserved[3] |= 0x40;
+        assert!(parse(&reserved).is_none(), "the reserved header bit set");
         let cut = &b"\x00\x00\x10\x00\x01\x00\x00\x00\x3c\x00\x09\x03abc"[..];
         assert!(parse(&wire(ANSWER_A, &[cut])).is_none(), "a TXT record cut short");
         let text = &b"\x00\x00\x10\x00\x01\x00\x00\x00\x3c\x00\x04\x03abc"[..];
@@ -435,6 +452,18 @@ mod tests {
         answer.extend_from_slice(&ANSWER_A[2..]);
         let m = parse(&wire(&answer, &[])).expect("parses");
         assert_eq!(m.addresses, vec![IpAddr::from([203, 0, 113, 1])]);
+    }
+
+    /// An UPDATE's prerequisite "no A record at a.example" (RFC 2136 section
+    /// 2.4.3: class NONE, no data) is not an answer, and does not void the
+    /// message.
+    #[test]
+    fn update_prerequisites_are_not_answers() {
+        let mut update = wire(b"\xc0\x0c\x00\x01\x00\xfe\x00\x00\x00\x00\x00\x00", &[]);
+        update[2..4].copy_from_slice(&[0x28, 0x00]);
+        let m = parse(&update).expect("parses");
+        assert_eq!((m.response, m.addresses.len()), (false, 0));
+        assert_eq!(m.question.as_deref(), Some("a.example"));
     }
 
     #[test]
