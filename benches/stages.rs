@@ -171,6 +171,50 @@ fn stages(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Every DNS and LLMNR message of the bundled captures, as the back half parses them.
+    let messages = dns_messages();
+    let mut group = c.benchmark_group("parsers");
+    group.throughput(Throughput::Elements(messages.len() as u64));
+    group.bench_function("dns_messages", |b| {
+        b.iter(|| messages.iter().filter_map(|m| proto::dns::parse(m)).count())
+    });
+    group.finish();
+}
+
+/// The UDP payloads to or from the DNS and LLMNR ports in every bundled capture.
+fn dns_messages() -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("captures/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| capdoc::analyze::looks_like_capture(p))
+        .collect();
+    paths.sort();
+    let mut messages = Vec::new();
+    for path in paths {
+        let Ok(mut reader) = CaptureReader::open(&path, Limits::default()) else {
+            continue;
+        };
+        let mut decoder = Decoder::default();
+        while let Some(frame) = reader.next_frame() {
+            if let Ok(packet) = decoder.decode(frame.link_type, frame.data, frame.ts_nanos) {
+                if let Transport::Udp(udp) = packet.transport {
+                    let ports = [udp.src_port, udp.dst_port];
+                    if ports.contains(&proto::dns::DNS_PORT) || ports.contains(&proto::dns::LLMNR_PORT) {
+                        messages.push(udp.payload.to_vec());
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        messages.len() > 100,
+        "the bundled captures hold DNS: {}",
+        messages.len()
+    );
+    messages
 }
 
 criterion_group!(benches, stages);
