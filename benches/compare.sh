@@ -8,7 +8,8 @@
 #           measures that copy.
 #
 # Environment:
-#   RUNS=3          runs per command for capdoc and cat (the median is reported)
+#   RUNS=3          runs per command for capdoc, cat and tcpdump (the median is reported); cat and
+#                   capdoc alternate, and capdoc/cat is the median of each pair's ratio
 #   TSHARK_RUNS=1   runs for tshark (about 20 s per GiB each)
 #   CAPDOC=target/release/capdoc   the binary to measure (built with `cargo build --release` if missing)
 #   CAPGEN=...      a capgen binary (default: built from tools/capgen into /tmp/capdoc-bench/capgen-target)
@@ -105,9 +106,26 @@ measure() {
         times+=("$t")
         ((m > rss)) && rss=$m
     done
-    local median
-    median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
-    echo "$median $rss"
+    echo "$(median "${times[@]}") $rss"
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# cat and capdoc, one run of each in turn, RUNS times: the machine's speed drifts by tens of percent
+# within minutes, and a ratio of two runs made seconds apart is steadier than a ratio of two blocks of
+# runs. Prints "cat_median cat_rss capdoc_median capdoc_rss median_of_ratios".
+measure_pairs() {
+    local file=$1 i t m cat_t cat_rss=0 cap_rss=0 cat_times=() cap_times=() ratios=()
+    for ((i = 1; i <= RUNS; i++)); do
+        read -r cat_t m < <(measure 1 cat 0 cat "$file")
+        cat_times+=("$cat_t")
+        ((m > cat_rss)) && cat_rss=$m
+        read -r t m < <(measure 1 capdoc 1 "$CAPDOC" analyze --format json "$file")
+        cap_times+=("$t")
+        ((m > cap_rss)) && cap_rss=$m
+        ratios+=("$(ratio "$t" "$cat_t")")
+    done
+    echo "$(median "${cat_times[@]}") $cat_rss $(median "${cap_times[@]}") $cap_rss $(median "${ratios[@]}")"
 }
 
 packet_count() {
@@ -137,8 +155,8 @@ bench_file() {
     cat "$file" >/dev/null # warm the page cache
 
     local -A secs rss
-    read -r secs[cat] rss[cat] < <(measure "$RUNS" cat 0 cat "$file")
-    read -r secs[capdoc] rss[capdoc] < <(measure "$RUNS" capdoc 1 "$CAPDOC" analyze --format json "$file")
+    local paired
+    read -r secs[cat] rss[cat] secs[capdoc] rss[capdoc] paired < <(measure_pairs "$file")
     local tools=(cat capdoc)
     if ((TSHARK_RUNS > 0)) && command -v tshark >/dev/null; then
         read -r secs[tshark] rss[tshark] < <(measure "$TSHARK_RUNS" tshark 0 tshark -r "$file" -Y "$SYN_FILTER")
@@ -165,8 +183,7 @@ bench_file() {
 
     local goal_cat=$GOAL_CAT_PCAP r
     [[ $kind == pcapng ]] && goal_cat=$GOAL_CAT_PCAPNG
-    r=$(ratio "${secs[capdoc]}" "${secs[cat]}")
-    summary+=("$kind: capdoc/cat = $r (goal <= $goal_cat): $(verdict "$r" "$goal_cat" le)")
+    summary+=("$kind: capdoc/cat = $paired, the median of $RUNS paired runs (goal <= $goal_cat): $(verdict "$paired" "$goal_cat" le)")
     if [[ -n ${secs[tshark]:-} ]]; then
         r=$(ratio "${secs[tshark]}" "${secs[capdoc]}")
         summary+=("$kind: tshark/capdoc = $r (goal >= $GOAL_TSHARK): $(verdict "$r" "$GOAL_TSHARK" ge)")
