@@ -401,7 +401,7 @@ impl Back {
                 while let Some((index, readiness)) = self.connections.pop_ready() {
                     let [client, server] = self.connections.connections[index].streams();
                     let enough = readiness == Readiness::Final
-                        || proto::handshake_complete(client.contiguous(), server.contiguous());
+                        || proto::handshake_complete(client.contiguous(), server.contiguous(), &mut self.names);
                     if enough {
                         self.read_streams(index);
                     }

@@ -4,6 +4,7 @@
 #![no_main]
 
 use capdoc::proto::{self, http};
+use capdoc::shared::Names;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
     let at = usize::from(u16::from_le_bytes(*head)) % (rest.len() + 1);
     let (client, server) = rest.split_at(at);
 
-    let conversation = http::conversation(client, server);
+    let mut names = Names::default();
+    let conversation = http::conversation(client, server, &mut names);
     // Offsets it reports must lie inside the streams they index.
     if let Some((c, s)) = conversation.tunnel {
         assert!(
@@ -30,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     std::hint::black_box(conversation.is_proxy_use());
     std::hint::black_box(http::looks_like_request(client));
     std::hint::black_box(http::looks_like_request(rest));
-    std::hint::black_box(proto::handshake_complete(client, server));
+    std::hint::black_box(proto::handshake_complete(client, server, &mut names));
 
     let pac = String::from_utf8_lossy(rest);
     std::hint::black_box(http::pac_proxies(&pac));

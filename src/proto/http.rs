@@ -10,6 +10,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::shared::Names;
+
 /// Headers parsed per message; more is not a real client.
 const MAX_HEADERS: usize = 64;
 /// Exchanges kept per connection.
@@ -88,20 +90,22 @@ pub fn looks_like_request(stream: &[u8]) -> bool {
     METHODS.iter().any(|m| stream.starts_with(m))
 }
 
-/// Pairs the requests of `client` with the responses of `server`.
-pub fn conversation(client: &[u8], server: &[u8]) -> Conversation {
+/// Pairs the requests of `client` with the responses of `server`. Methods,
+/// hosts and reason phrases, which other connections repeat, are taken from
+/// `names` (and added to it).
+pub fn conversation(client: &[u8], server: &[u8], names: &mut Names) -> Conversation {
     let mut conv = Conversation::default();
     if !looks_like_request(client) {
         return conv;
     }
     let (mut c, mut s) = (0, 0);
     while conv.exchanges.len() < MAX_EXCHANGES {
-        let Some((request, request_end)) = parse_request(client, c) else {
+        let Some((request, request_end)) = parse_request(client, c, names) else {
             break;
         };
         c = request_end;
         let response = loop {
-            match parse_response(server, s) {
+            match parse_response(server, s, names) {
                 Some((r, end)) if (100..200).contains(&r.status) => s = end,
                 Some((r, end)) => {
                     s = end;
@@ -111,17 +115,15 @@ pub fn conversation(client: &[u8], server: &[u8]) -> Conversation {
             }
         };
         let tunnel = &*request.method == "CONNECT" && response.as_ref().is_some_and(|r| (200..300).contains(&r.status));
-        conv.exchanges.push(Exchange {
-            request,
-            response: response.clone(),
-        });
+        let answered = response.is_some();
+        conv.exchanges.push(Exchange { request, response });
         if tunnel {
             conv.tunnel = Some((c, s));
             break;
         }
-        if response.is_none() {
+        if !answered {
             // Later requests (pipelined) still count, without answers.
-            while let Some((request, end)) = parse_request(client, c) {
+            while let Some((request, end)) = parse_request(client, c, names) {
                 if conv.exchanges.len() >= MAX_EXCHANGES {
                     break;
                 }
@@ -175,24 +177,24 @@ fn split_host_port(authority: &str, default_port: u16) -> Option<(&str, u16)> {
     }
 }
 
-/// A host name as kept: in lower case. Nearly every one already is, and is
-/// copied once.
-fn lower_host(host: &str) -> Arc<str> {
+/// A host name as kept: in lower case, shared. Nearly every one already is
+/// lower case, and is found in `names` without a copy.
+fn lower_host(host: &str, names: &mut Names) -> Arc<str> {
     if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        host.to_ascii_lowercase().into()
+        names.share(host.to_ascii_lowercase())
     } else {
-        host.into()
+        names.share(host)
     }
 }
 
-fn parse_target(method: &str, path: &str, host_header: Option<&str>) -> Option<Target> {
+fn parse_target(method: &str, path: &str, host_header: Option<&str>, names: &mut Names) -> Option<Target> {
     if method == "CONNECT" {
         let (host, port) = split_host_port(path, 443)?;
         if host.is_empty() || host.starts_with('/') {
             return None;
         }
         return Some(Target::Authority {
-            host: lower_host(host),
+            host: lower_host(host, names),
             port,
         });
     }
@@ -208,14 +210,14 @@ fn parse_target(method: &str, path: &str, host_header: Option<&str>) -> Option<T
             };
             let (host, port) = split_host_port(authority, port)?;
             return Some(Target::Absolute {
-                host: lower_host(host),
+                host: lower_host(host, names),
                 port,
                 path: without_query(path),
             });
         }
     }
     // A Host header whose port does not parse is kept whole.
-    let host = host_header.map(|h| lower_host(split_host_port(h, 80).map_or(h, |(host, _)| host)));
+    let host = host_header.map(|h| lower_host(split_host_port(h, 80).map_or(h, |(host, _)| host), names));
     Some(Target::Origin {
         host,
         path: without_query(path),
@@ -237,7 +239,7 @@ fn stream_offset(at: usize) -> u32 {
 }
 
 /// Parses one request head at `at`; returns it with the offset after its body.
-fn parse_request(stream: &[u8], at: usize) -> Option<(Request, usize)> {
+fn parse_request(stream: &[u8], at: usize, names: &mut Names) -> Option<(Request, usize)> {
     let bytes = stream.get(at..)?;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
@@ -246,10 +248,10 @@ fn parse_request(stream: &[u8], at: usize) -> Option<(Request, usize)> {
         Ok(httparse::Status::Partial) => return None,
         // A proxy still answers a request line httparse refuses (control characters
         // or bytes that are not UTF-8 in the target): read what was asked anyway.
-        Err(_) => return lenient_request(bytes, at),
+        Err(_) => return lenient_request(bytes, at, names),
     };
     let fields = req.headers.iter().map(|h| (h.name.as_bytes(), h.value));
-    request_from_parts(method, path, fields, at, head_len, bytes.len())
+    request_from_parts(method, path, fields, at, head_len, bytes.len(), names)
 }
 
 /// The facts capdoc keeps from a request head that starts at stream offset `at`,
@@ -261,6 +263,7 @@ fn request_from_parts<'a>(
     at: usize,
     head_len: usize,
     available: usize,
+    names: &mut Names,
 ) -> Option<(Request, usize)> {
     let method = crate::untrusted::text_ref(method);
     let mut host = None;
@@ -276,11 +279,11 @@ fn request_from_parts<'a>(
         }
     }
     let path = crate::untrusted::text_ref(path);
-    let target = parse_target(&method, &path, host.as_deref())?;
+    let target = parse_target(&method, &path, host.as_deref(), names)?;
     let end = head_len.saturating_add(body).min(available);
     Some((
         Request {
-            method: Arc::from(&*method),
+            method: names.share(&*method),
             target,
             offset: stream_offset(at),
             proxy_auth_scheme: proxy_auth_scheme.map(Into::into),
@@ -295,7 +298,7 @@ const MAX_LENIENT_HEAD: usize = 16 * 1024;
 /// `METHOD SP target SP HTTP/1.x CRLF (name: value CRLF)* CRLF`, with any bytes
 /// but CR, LF and space in the target (RFC 9112 section 3 without its character
 /// rules). Only for heads httparse refused.
-fn lenient_request(bytes: &[u8], at: usize) -> Option<(Request, usize)> {
+fn lenient_request(bytes: &[u8], at: usize, names: &mut Names) -> Option<(Request, usize)> {
     let window = &bytes[..bytes.len().min(MAX_LENIENT_HEAD)];
     let head_len = window.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let mut lines = window[..head_len - 4]
@@ -311,12 +314,12 @@ fn lenient_request(bytes: &[u8], at: usize) -> Option<(Request, usize)> {
         let colon = line.iter().position(|&b| b == b':')?;
         Some((line[..colon].trim_ascii(), &line[colon + 1..]))
     });
-    request_from_parts(method, target, fields, at, head_len, bytes.len())
+    request_from_parts(method, target, fields, at, head_len, bytes.len(), names)
 }
 
 /// Parses one response head at `at`; returns it with the offset after its body
 /// (Content-Length or chunked; a body that runs to the close ends the stream).
-fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
+fn parse_response(stream: &[u8], at: usize, names: &mut Names) -> Option<(Response, usize)> {
     let bytes = stream.get(at..)?;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
@@ -346,7 +349,7 @@ fn parse_response(stream: &[u8], at: usize) -> Option<(Response, usize)> {
     }
     let response = Response {
         status,
-        reason: Arc::from(&*crate::untrusted::text_ref(resp.reason.unwrap_or_default().as_bytes())),
+        reason: names.share(&*crate::untrusted::text_ref(resp.reason.unwrap_or_default().as_bytes())),
         offset: stream_offset(at),
         proxy_authenticate: proxy_authenticate.into_boxed_slice(),
         proxy_error,
@@ -414,7 +417,7 @@ mod tests {
         let client = b"CONNECT esc\x1b[31mred\x07\xff.example:443 HTTP/1.1\r\nHost: esc\x1b.example:443\r\n\
 Proxy-Authorization: Basic c2VjcmV0\r\n\r\n";
         let server = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
-        let conv = conversation(client, server);
+        let conv = conversation(client, server, &mut Names::default());
         let [exchange] = &conv.exchanges[..] else {
             panic!("{conv:?}")
         };
@@ -426,9 +429,9 @@ Proxy-Authorization: Basic c2VjcmV0\r\n\r\n";
         assert_eq!(exchange.request.proxy_auth_scheme.as_deref(), Some("Basic"));
         assert_eq!(exchange.response.as_ref().map(|r| r.status), Some(400));
         // Not a head at all: still nothing.
-        assert!(lenient_request(b"CONNECT a b c HTTP/1.1\r\n\r\n", 0).is_none());
-        assert!(lenient_request(b"connect x:443 HTTP/1.1\r\n\r\n", 0).is_none());
-        assert!(lenient_request(b"CONNECT x:443 HTTP/1.1\r\n", 0).is_none());
+        assert!(lenient_request(b"CONNECT a b c HTTP/1.1\r\n\r\n", 0, &mut Names::default()).is_none());
+        assert!(lenient_request(b"connect x:443 HTTP/1.1\r\n\r\n", 0, &mut Names::default()).is_none());
+        assert!(lenient_request(b"CONNECT x:443 HTTP/1.1\r\n", 0, &mut Names::default()).is_none());
     }
 
     #[test]
@@ -438,7 +441,7 @@ CONNECT contoso.msappproxy.net:443 HTTP/1.1\r\nProxy-Authorization: Basic dXNlcj
         let server = b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\n\
 Proxy-Authenticate: NTLM\r\nContent-Length: 5\r\n\r\nerror\
 HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03";
-        let conv = conversation(client, server);
+        let conv = conversation(client, server, &mut Names::default());
         assert_eq!(conv.exchanges.len(), 2);
         let first = conv.exchanges[0].response.as_ref().expect("answered");
         assert_eq!(
@@ -461,7 +464,7 @@ HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03";
             b"GET http://crl3.digicert.com/DigiCertGlobalRootG2.crl HTTP/1.1\r\nHost: crl3.digicert.com\r\n\r\n";
         let server =
             b"HTTP/1.1 503 Service Unavailable\r\nX-Squid-Error: ERR_CONNECT_FAIL 110\r\nContent-Length: 0\r\n\r\n";
-        let conv = conversation(client, server);
+        let conv = conversation(client, server, &mut Names::default());
         assert!(conv.is_proxy_use());
         let e = &conv.exchanges[0];
         assert_eq!(
@@ -482,7 +485,12 @@ HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03";
     /// request target or the Host header (whole when its port does not parse).
     #[test]
     fn hosts_are_lowered_and_schemes_matched_in_any_case() {
-        let target = |head: &[u8]| conversation(head, b"").exchanges[0].request.target.clone();
+        let target = |head: &[u8]| {
+            conversation(head, b"", &mut Names::default()).exchanges[0]
+                .request
+                .target
+                .clone()
+        };
         assert_eq!(
             target(b"GET HTTP://CRL3.DigiCert.com:8080/a.crl HTTP/1.1\r\n\r\n"),
             Target::Absolute {
@@ -513,10 +521,38 @@ HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03";
         }
     }
 
+    /// Two connections to the same proxy hold one copy of its host name,
+    /// method and reason phrase, whatever the case the host was written in.
+    #[test]
+    fn names_are_shared_across_conversations() {
+        let mut names = Names::default();
+        let server = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n";
+        let one = conversation(
+            b"CONNECT contoso.msappproxy.net:443 HTTP/1.1\r\n\r\n",
+            server,
+            &mut names,
+        );
+        let two = conversation(
+            b"CONNECT Contoso.MSAppProxy.net:443 HTTP/1.1\r\n\r\n",
+            server,
+            &mut names,
+        );
+        let (a, b) = (&one.exchanges[0], &two.exchanges[0]);
+        assert!(Arc::ptr_eq(&a.request.method, &b.request.method));
+        let (Target::Authority { host: ha, .. }, Target::Authority { host: hb, .. }) =
+            (&a.request.target, &b.request.target)
+        else {
+            panic!("CONNECT targets");
+        };
+        assert!(Arc::ptr_eq(ha, hb));
+        let reason = |e: &Exchange| Arc::clone(&e.response.as_ref().expect("answered").reason);
+        assert!(Arc::ptr_eq(&reason(a), &reason(b)));
+    }
+
     #[test]
     fn pipelined_requests_without_answers_still_count() {
         let client = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
-        let conv = conversation(client, b"");
+        let conv = conversation(client, b"", &mut Names::default());
         assert_eq!(conv.exchanges.len(), 2);
         assert!(conv.exchanges.iter().all(|e| e.response.is_none()));
     }
@@ -526,7 +562,7 @@ HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03";
         let client =
             b"CONNECT user:pw@contoso.msappproxy.net:443 HTTP/1.1\r\nProxy-Authorization: dXNlcjpwdw==\r\n\r\n\
 GET http://crl3.digicert.com/x.crl?sig=SECRET HTTP/1.1\r\n\r\n";
-        let conv = conversation(client, b"");
+        let conv = conversation(client, b"", &mut Names::default());
         let shown = format!("{conv:?}");
         assert!(
             !shown.contains("pw") && !shown.contains("dXNlcjpwdw") && !shown.contains("SECRET"),
@@ -548,16 +584,16 @@ GET http://crl3.digicert.com/x.crl?sig=SECRET HTTP/1.1\r\n\r\n";
     #[test]
     fn connect_targets() {
         assert_eq!(
-            parse_target("CONNECT", "[2001:db8::5]:443", None),
+            parse_target("CONNECT", "[2001:db8::5]:443", None, &mut Names::default()),
             Some(Target::Authority {
                 host: "2001:db8::5".into(),
                 port: 443
             })
         );
-        assert_eq!(parse_target("CONNECT", "/", None), None);
+        assert_eq!(parse_target("CONNECT", "/", None, &mut Names::default()), None);
         let chunked =
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 204 No\r\n\r\n";
-        let (_, end) = parse_response(chunked, 0).expect("parses");
+        let (_, end) = parse_response(chunked, 0, &mut Names::default()).expect("parses");
         assert!(chunked[end..].starts_with(b"HTTP/1.1 204"));
     }
 

@@ -10,7 +10,6 @@ pub mod tls;
 pub mod wpad;
 
 use std::num::NonZeroU64;
-use std::sync::Arc;
 
 use crate::flow::Connection;
 use crate::shared::Names;
@@ -60,24 +59,6 @@ impl Protocols {
     }
 }
 
-/// The names of a conversation that other connections repeat (methods, hosts,
-/// reason phrases), replaced by their shared copies.
-fn share_names(conversation: &mut http::Conversation, names: &mut Names) {
-    for exchange in &mut conversation.exchanges {
-        let request = &mut exchange.request;
-        request.method = names.share(Arc::clone(&request.method));
-        match &mut request.target {
-            http::Target::Authority { host, .. } | http::Target::Absolute { host, .. } => {
-                *host = names.share(Arc::clone(host))
-            }
-            http::Target::Origin { host, .. } => *host = host.clone().map(|h| names.share(h)),
-        }
-        if let Some(response) = &mut exchange.response {
-            response.reason = names.share(Arc::clone(&response.reason));
-        }
-    }
-}
-
 /// Largest PAC file read for proxy directives.
 const MAX_PAC: usize = 64 * 1024;
 
@@ -85,9 +66,9 @@ const MAX_PAC: usize = 64 * 1024;
 /// read: a TLS handshake (direct, or inside an open CONNECT tunnel) that has
 /// moved on to application data in both directions. Plain HTTP is never
 /// complete early: a 407 may be followed by a retry on the same connection.
-pub fn handshake_complete(client: &[u8], server: &[u8]) -> bool {
+pub fn handshake_complete(client: &[u8], server: &[u8], names: &mut Names) -> bool {
     let (c, s) = if http::looks_like_request(client) {
-        match http::conversation(client, server).tunnel {
+        match http::conversation(client, server, names).tunnel {
             Some(offsets) => offsets,
             None => return false,
         }
@@ -105,8 +86,7 @@ pub fn handshake_complete(client: &[u8], server: &[u8]) -> bool {
 pub fn inspect(conn: &Connection, certificates: &mut tls::Certificates, names: &mut Names) -> Protocols {
     let [client_stream, server_stream] = conn.streams();
     let (client, server) = (client_stream.contiguous(), server_stream.contiguous());
-    let mut conversation = http::conversation(client, server);
-    share_names(&mut conversation, names);
+    let conversation = http::conversation(client, server, names);
     let (c, s) = conversation.tunnel.unwrap_or((0, 0));
     let (tls_client, tls_server) = (client.get(c..).unwrap_or_default(), server.get(s..).unwrap_or_default());
     let mut out = Protocols::default();
