@@ -14,6 +14,9 @@ use capdoc::pass::packet_pass;
 use capdoc::proto;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+#[path = "../tests/common/payloads.rs"]
+mod payloads;
+
 /// Bundled captures (Ethernet pcap), their packets repeated with shifted client
 /// ports and times so that every repetition is new traffic (new connections,
 /// not retransmits), to about 8 MiB.
@@ -182,7 +185,7 @@ fn stages(c: &mut Criterion) {
     group.finish();
 }
 
-/// The UDP payloads to or from the DNS and LLMNR ports in every bundled capture.
+/// The DNS and LLMNR messages of every bundled capture.
 fn dns_messages() -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
     let mut paths: Vec<_> = std::fs::read_dir(dir)
@@ -192,23 +195,7 @@ fn dns_messages() -> Vec<Vec<u8>> {
         .filter(|p| capdoc::analyze::looks_like_capture(p))
         .collect();
     paths.sort();
-    let mut messages = Vec::new();
-    for path in paths {
-        let Ok(mut reader) = CaptureReader::open(&path, Limits::default()) else {
-            continue;
-        };
-        let mut decoder = Decoder::default();
-        while let Some(frame) = reader.next_frame() {
-            if let Ok(packet) = decoder.decode(frame.link_type, frame.data, frame.ts_nanos) {
-                if let Transport::Udp(udp) = packet.transport {
-                    let ports = [udp.src_port, udp.dst_port];
-                    if ports.contains(&proto::dns::DNS_PORT) || ports.contains(&proto::dns::LLMNR_PORT) {
-                        messages.push(udp.payload.to_vec());
-                    }
-                }
-            }
-        }
-    }
+    let messages: Vec<_> = paths.iter().flat_map(|p| payloads::dns_payloads(p)).collect();
     assert!(
         messages.len() > 100,
         "the bundled captures hold DNS: {}",

@@ -6,11 +6,8 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::Path;
 
-use capdoc::capture::{CaptureReader, Limits};
-use capdoc::decode::{Decoder, Transport};
-use capdoc::proto::dns::{self, DnsMessage, DNS_PORT, LLMNR_PORT};
+use capdoc::proto::dns::{self, DnsMessage};
 use simple_dns::rdata::RData;
 use simple_dns::{Packet, PacketFlag, RCODE};
 
@@ -73,34 +70,13 @@ fn reduce(payload: &[u8]) -> Option<(DnsMessage, Option<u8>)> {
     Some((message, rcode))
 }
 
-/// Every UDP payload to or from the DNS and LLMNR ports in `path`.
-fn dns_payloads(path: &Path) -> Vec<Vec<u8>> {
-    let Ok(mut reader) = CaptureReader::open(path, Limits::default()) else {
-        return Vec::new();
-    };
-    let mut decoder = Decoder::default();
-    let mut payloads = Vec::new();
-    while let Some(frame) = reader.next_frame() {
-        let Ok(packet) = decoder.decode(frame.link_type, frame.data, frame.ts_nanos) else {
-            continue;
-        };
-        if let Transport::Udp(udp) = packet.transport {
-            let ports = [udp.src_port, udp.dst_port];
-            if ports.contains(&DNS_PORT) || ports.contains(&LLMNR_PORT) {
-                payloads.push(udp.payload.to_vec());
-            }
-        }
-    }
-    payloads
-}
-
 #[test]
 fn both_dns_parsers_read_every_captured_message_alike() {
     let mut files = common::captures_under(&common::project_dir().join("captures"));
     files.extend(common::public_captures());
     let (mut messages, mut answers, mut chains, mut with_opt) = (0, 0, 0, 0);
     for path in &files {
-        for payload in dns_payloads(path) {
+        for payload in common::payloads::dns_payloads(path) {
             let ours = dns::parse(&payload);
             let theirs = reduce(&payload).map(|(mut message, rcode)| {
                 with_opt += usize::from(rcode.is_none());

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod payloads;
+
 /// Set (as CI does) to turn "skipped: tool or data absent" into a failure.
 pub const REQUIRE_VAR: &str = "CAPDOC_REQUIRE_ORACLES";
 
