@@ -61,8 +61,10 @@ type WireName<'a> = ParsedName<&'a [u8]>;
 /// label is escaped as in zone files (RFC 1035 section 5.1), so a crafted
 /// label cannot pass for two.
 fn normal(name: &WireName<'_>) -> String {
-    // Room for the usual name: its text is two bytes shorter than its wire form.
-    let mut out = String::with_capacity(usize::from(name.compose_len()));
+    // Exactly the room of the usual name, whose text is two bytes shorter than
+    // its wire form (the first length byte and the root label), so that a name
+    // kept to the end of the capture needs no shrinking.
+    let mut out = String::with_capacity(usize::from(name.compose_len()).saturating_sub(2));
     push_labels(&mut out, name.iter().map(Label::as_slice));
     out
 }
