@@ -73,7 +73,7 @@ pub enum Pipeline {
 }
 
 impl Pipeline {
-    fn splits(self) -> bool {
+    pub(crate) fn splits(self) -> bool {
         match self {
             Pipeline::On => true,
             Pipeline::Off => false,
