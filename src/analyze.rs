@@ -73,7 +73,8 @@ pub enum Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn splits(self) -> bool {
+    /// Whether work is shared with a second thread.
+    pub fn splits(self) -> bool {
         match self {
             Pipeline::On => true,
             Pipeline::Off => false,

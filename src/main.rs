@@ -251,6 +251,14 @@ enum PipelineChoice {
     Off,
 }
 
+fn pipeline(choice: PipelineChoice) -> Pipeline {
+    match choice {
+        PipelineChoice::Auto => Pipeline::Auto,
+        PipelineChoice::On => Pipeline::On,
+        PipelineChoice::Off => Pipeline::Off,
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ColorChoice {
     Auto,
@@ -332,11 +340,7 @@ fn options(args: &AnalysisArgs) -> io::Result<Options> {
         detect_cloud: args.urls.is_none() && args.cloud.is_none(),
         ca_set,
         proxies: args.proxy.clone(),
-        pipeline: match args.pipeline {
-            PipelineChoice::Auto => Pipeline::Auto,
-            PipelineChoice::On => Pipeline::On,
-            PipelineChoice::Off => Pipeline::Off,
-        },
+        pipeline: pipeline(args.pipeline),
         window,
         limits: Limits {
             max_record: args.limits.max_record,
@@ -420,7 +424,7 @@ fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
             bar.set_message(format!("{n}/{} captures", inputs.len()));
         }
     };
-    let reports = batch::analyze_all(&inputs, &opts, args.jobs, &done)?;
+    let mut reports = batch::analyze_all(&inputs, &opts, args.jobs, &done)?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -438,7 +442,7 @@ fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
             opts.redact.is_some(),
         )?),
         None => {
-            print_reports(&args, &reports)?;
+            print_reports(&args, &mut reports)?;
             None
         }
     };
@@ -468,7 +472,7 @@ fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
     Ok(ExitCode::from(summary.exit_code))
 }
 
-fn print_reports(args: &AnalyzeArgs, reports: &[CaptureReport]) -> io::Result<()> {
+fn print_reports(args: &AnalyzeArgs, reports: &mut [CaptureReport]) -> io::Result<()> {
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
     let style = text::Style {
@@ -486,6 +490,9 @@ fn print_reports(args: &AnalyzeArgs, reports: &[CaptureReport]) -> io::Result<()
             for r in reports {
                 text::write_styled(&mut out, r, &style)?;
             }
+        }
+        Format::Json if reports.len() == 1 && pipeline(args.analysis.pipeline).splits() => {
+            json::write_one_on_two_threads(&mut out, &mut reports[0])?
         }
         Format::Json if reports.len() == 1 => json::write_one(&mut out, &reports[0])?,
         Format::Json => json::write_array(&mut out, reports)?,

@@ -6,6 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
+use capdoc::report::json;
 use common::{capdoc, own_captures, public_captures};
 
 fn json_lines(args: &[&str], files: &[PathBuf]) -> Vec<String> {
@@ -35,6 +36,61 @@ fn threads_do_not_change_any_report() {
         assert_eq!(single[i], pipelined[i], "the pipeline differs on {}", file.display());
         assert_eq!(single[i], parallel[i], "parallel batch differs on {}", file.display());
     }
+}
+
+/// Pretty JSON of one capture (`--format json`): the long lists are rendered
+/// on two threads unless `--pipeline off`, into the same bytes.
+fn pretty(pipeline: &str, file: &std::path::Path) -> Vec<u8> {
+    let name = file.display().to_string();
+    let out = capdoc(&["analyze", "--format", "json", "--quiet", "--pipeline", pipeline, &name]);
+    assert!(out.status.code().is_some_and(|c| c <= 2), "capdoc ran: {out:?}");
+    out.stdout
+}
+
+#[test]
+fn json_written_on_two_threads_is_the_same() {
+    let mut files = own_captures();
+    files.extend(public_captures());
+    for file in &files {
+        let (one, two) = (pretty("off", file), pretty("on", file));
+        assert!(one.starts_with(b"{"), "a report for {}", file.display());
+        assert!(one == two, "two-thread JSON differs on {}", file.display());
+    }
+}
+
+/// A report whose lists are long enough for many blocks on each thread: a
+/// bundled capture's attempts, connections and lookups, each repeated.
+#[test]
+fn json_of_long_lists_on_two_threads_is_the_same() {
+    let path = common::project_dir().join("captures/connector-blocked.pcapng");
+    let mut report = capdoc::analyze::analyze_path(&path, "blocked", &capdoc::analyze::Options::default());
+    assert!(
+        !report.attempts.is_empty() && !report.connections.is_empty() && !report.dns.is_empty(),
+        "every long list has elements"
+    );
+    fn repeated<T: Clone>(list: &[T]) -> Vec<T> {
+        (0..300).flat_map(|_| list.iter().cloned()).collect()
+    }
+    report.attempts = repeated(&report.attempts);
+    report.connections = repeated(&report.connections);
+    report.dns = repeated(&report.dns);
+    let mut one = Vec::new();
+    json::write_one(&mut one, &report).expect("written");
+    let mut two = Vec::new();
+    json::write_one_on_two_threads(&mut two, &mut report).expect("written");
+    assert!(one == two, "two-thread JSON differs");
+    assert_eq!(report.dns.len(), 300 * 5, "the lists are put back");
+    // And with every long list empty.
+    report.attempts.clear();
+    report.connections.clear();
+    report.dns.clear();
+    let (mut one, mut two) = (Vec::new(), Vec::new());
+    json::write_one(&mut one, &report).expect("written");
+    json::write_one_on_two_threads(&mut two, &mut report).expect("written");
+    assert_eq!(
+        String::from_utf8(one).expect("UTF-8"),
+        String::from_utf8(two).expect("UTF-8")
+    );
 }
 
 /// A bundled capture's records repeated (times shifted) over several megabytes:
