@@ -519,6 +519,8 @@ const MAX_ADDRESSES_PER_LOOKUP: usize = 16;
 pub struct DnsLog {
     /// aHash, keyed per run: addresses come from the capture.
     by_address: std::collections::HashMap<IpAddr, Vec<Resolution>, ahash::RandomState>,
+    /// The names of `by_address`, each kept once.
+    names: crate::shared::Names,
     pub lookups: Vec<Lookup>,
     /// For each lookup, in order: its transaction id, with [`ANSWERED`] set once
     /// answered. An answer searches these 4 bytes per question rather than the
@@ -595,7 +597,12 @@ impl DnsLog {
             lookup.cnames = message.cnames;
             lookup.cnames.shrink_to_fit();
         }
-        let name: Arc<str> = Arc::from(name);
+        if message.addresses.is_empty() {
+            return;
+        }
+        // A long capture asks the same few names again and again: one copy of
+        // each, which is also one allocation fewer to make and to free.
+        let name = self.names.share(name);
         for &address in &message.addresses {
             if !self.by_address.contains_key(&address) && self.by_address.len() >= MAX_ADDRESSES {
                 continue;
@@ -615,6 +622,7 @@ impl DnsLog {
     /// Frees the map of addresses to names, once no more are asked for.
     pub fn forget_addresses(&mut self) {
         self.by_address = Default::default();
+        self.names = Default::default();
     }
 
     /// The name that DNS most recently mapped to `address` at or before `ts`.
