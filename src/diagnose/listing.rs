@@ -112,39 +112,9 @@ fn chosen(attempts: &[Attempt], groups: &[Vec<usize>], max: usize) -> Vec<bool> 
     keep
 }
 
-/// Which attempts a report lists, and the groups that count the others. It
-/// depends on the attempts alone, so it can be worked out while the findings,
-/// which read the same attempts, are judged.
-pub(super) struct Selection {
-    keep: Vec<bool>,
-    groups: Vec<AttemptGroup>,
-}
-
-/// The selection of `attempts` that `limits` allows; `None` when all are listed.
-pub(super) fn select(attempts: &[Attempt], limits: ListLimits) -> Option<Selection> {
-    if attempts.len() <= limits.max_listed {
-        return None;
-    }
-    debug_assert!(
-        attempts.iter().enumerate().all(|(i, a)| a.id as usize == i + 1),
-        "attempts are numbered from 1 in order"
-    );
-    let grouping = Grouping::of(attempts);
-    let keep = chosen(attempts, &grouping.members, limits.max_listed);
-    let groups = groups(attempts, &grouping, &keep);
-    Some(Selection { keep, groups })
-}
-
 /// Lists at most `limits.max_listed` attempts and `limits.max_findings`
 /// findings; the rest is counted in `attempt_groups` and `limits_hit`.
-#[cfg(test)]
-fn apply(report: &mut CaptureReport, limits: ListLimits) {
-    let selection = select(&report.attempts, limits);
-    apply_selection(report, limits, selection);
-}
-
-/// [`apply`] with the attempts' `selection` already made by [`select`].
-pub(super) fn apply_selection(report: &mut CaptureReport, limits: ListLimits, selection: Option<Selection>) {
+pub(super) fn apply(report: &mut CaptureReport, limits: ListLimits) {
     let total_findings = report.findings.len();
     if total_findings > limits.max_findings {
         report.findings.truncate(limits.max_findings);
@@ -168,11 +138,17 @@ pub(super) fn apply_selection(report: &mut CaptureReport, limits: ListLimits, se
             ),
         });
     }
-    let Some(Selection { keep, groups }) = selection else {
-        return;
-    };
     let total = report.attempts.len();
-    report.attempt_groups = groups;
+    if total <= limits.max_listed {
+        return;
+    }
+    debug_assert!(
+        report.attempts.iter().enumerate().all(|(i, a)| a.id as usize == i + 1),
+        "attempts are numbered from 1 in order"
+    );
+    let grouping = Grouping::of(&report.attempts);
+    let keep = chosen(&report.attempts, &grouping.members, limits.max_listed);
+    report.attempt_groups = groups(&report.attempts, &grouping, &keep);
     // In place: on a large capture the attempts are the biggest thing in memory,
     // and a second list of them would double the peak. `retain` visits each
     // attempt once, in order.

@@ -149,16 +149,8 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
         opts.host,
         listed,
     );
-    // The connection table and the address map served the attempts only.
-    drop(std::mem::take(&mut pass.connections));
-    pass.dns.forget_addresses();
     let endpoints = coverage(&opts.table, &attempts);
-    let parallel = opts.pipeline.splits();
-    let (findings, selection) = both(
-        parallel,
-        || findings::findings(&capture, &pass, &attempts, &endpoints, one_sided, opts),
-        || listing::select(&attempts, opts.listing),
-    );
+    let findings = findings::findings(&capture, &pass, &attempts, &endpoints, one_sided, opts);
     let verdict = verdict(&attempts, &findings);
     let mut report = CaptureReport {
         schema: SCHEMA_VERSION,
@@ -176,34 +168,13 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
         connections_unlisted,
         dns: pass.dns.lookups.iter().map(dns_lookup).collect(),
     };
-    // What the report needed of the pass is in it now: freeing it is work for
-    // the other core while this one lists.
-    both(
-        parallel,
-        move || drop(pass),
-        || listing::apply_selection(&mut report, opts.listing, selection),
-    );
+    // What the report needed of the pass is in it now.
+    drop(pass);
+    listing::apply(&mut report, opts.listing);
     if let Some(key) = &opts.redact {
         crate::report::redact::redact(&mut report, &opts.table, key);
     }
     report
-}
-
-/// `a()` and `b()`, on two threads when `parallel`: report stages that only
-/// read what they share. Results do not depend on it.
-fn both<A: Send, B>(parallel: bool, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
-    if !parallel {
-        let a = a();
-        return (a, b());
-    }
-    std::thread::scope(|scope| {
-        let a = scope.spawn(a);
-        let b = b();
-        match a.join() {
-            Ok(a) => (a, b),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
 }
 
 /// The attempts of every connection, in connection order and numbered from 1,

@@ -619,12 +619,6 @@ impl DnsLog {
         }
     }
 
-    /// Frees the map of addresses to names, once no more are asked for.
-    pub fn forget_addresses(&mut self) {
-        self.by_address = Default::default();
-        self.names = Default::default();
-    }
-
     /// The name that DNS most recently mapped to `address` at or before `ts`.
     pub fn name_for(&self, address: IpAddr, ts: i64) -> Option<&Resolution> {
         self.by_address
