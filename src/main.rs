@@ -115,8 +115,9 @@ struct AnalysisArgs {
     #[arg(long, value_name = "TIME", value_parser = time::parse_rfc3339)]
     until: Option<i64>,
     /// Split each capture over two threads: reading and decoding on one, connections and parsers on the
-    /// other. The report is the same. auto = when the machine has two cores or more and captures are
-    /// analysed one at a time (a batch of several gives each capture one thread and a core of its own).
+    /// other; a single report's JSON is then also written by two. The report is the same. auto = when the
+    /// machine has two cores or more and captures are analysed one at a time (a batch of several gives each
+    /// capture one thread and a core of its own).
     #[arg(long, value_enum, default_value_t = PipelineChoice::Auto)]
     pipeline: PipelineChoice,
     /// For reports that leave the company: replace every address and host name that is not a required

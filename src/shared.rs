@@ -18,7 +18,7 @@ pub struct Shared<T: ?Sized, const MAX: usize> {
     known: HashSet<Arc<T>, ahash::RandomState>,
 }
 
-/// Server names, hosts, HTTP methods and reason phrases.
+/// Server names, hosts, HTTP methods and reason phrases; DNS answers' names.
 pub type Names = Shared<str, 16_384>;
 
 impl<T: ?Sized, const MAX: usize> Default for Shared<T, MAX> {

@@ -71,15 +71,44 @@ fn json_of_long_lists_on_two_threads_is_the_same() {
     fn repeated<T: Clone>(list: &[T]) -> Vec<T> {
         (0..300).flat_map(|_| list.iter().cloned()).collect()
     }
+    // Numbered anew, so that a block out of place or twice shows in the bytes.
     report.attempts = repeated(&report.attempts);
     report.connections = repeated(&report.connections);
     report.dns = repeated(&report.dns);
+    for (i, a) in report.attempts.iter_mut().enumerate() {
+        a.id = i as u32 + 1;
+    }
+    for (i, c) in report.connections.iter_mut().enumerate() {
+        c.id = i as u32 + 1;
+    }
+    for (i, l) in report.dns.iter_mut().enumerate() {
+        l.query_frame = i as u64 + 1;
+    }
+    let lengths = |r: &capdoc::report::model::CaptureReport| (r.attempts.len(), r.connections.len(), r.dns.len());
+    let before = lengths(&report);
     let mut one = Vec::new();
     json::write_one(&mut one, &report).expect("written");
     let mut two = Vec::new();
     json::write_one_on_two_threads(&mut two, &mut report).expect("written");
     assert!(one == two, "two-thread JSON differs");
-    assert_eq!(report.dns.len(), 300 * 5, "the lists are put back");
+    assert_eq!(lengths(&report), before, "the lists are put back");
+    let mut again = Vec::new();
+    json::write_one(&mut again, &report).expect("written");
+    assert!(one == again, "the lists are put back as they were");
+    // A writer that fails part way (a closed pipe, a full disk) ends the
+    // rendering thread too: an error, not a hang, wherever it fails.
+    for room in [10, one.len() / 3, one.len() / 2 + 77, one.len() - 1] {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let result = json::write_one_on_two_threads(&mut Full { room }, &mut report);
+            let _ = done.send((result.is_err(), report));
+        });
+        let (failed, back) = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("no answer after {room} bytes: {e}"));
+        assert!(failed, "an error after {room} bytes");
+        report = back;
+    }
     // And with every long list empty.
     report.attempts.clear();
     report.connections.clear();
@@ -91,6 +120,26 @@ fn json_of_long_lists_on_two_threads_is_the_same() {
         String::from_utf8(one).expect("UTF-8"),
         String::from_utf8(two).expect("UTF-8")
     );
+}
+
+/// A writer with room for `room` bytes, failing after.
+struct Full {
+    room: usize,
+}
+
+impl std::io::Write for Full {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::other("no room left"));
+        }
+        let n = bytes.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A bundled capture's records repeated (times shifted) over several megabytes:

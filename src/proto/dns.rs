@@ -488,7 +488,7 @@ const PAIRING_WINDOW: usize = 256;
 /// A name that resolved to an address, and when.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolution {
-    /// Shared by the addresses of one answer.
+    /// One copy per distinct name (up to [`crate::shared::Names`]' cap).
     pub name: Arc<str>,
     pub ts: i64,
     pub frame: u64,
@@ -597,25 +597,20 @@ impl DnsLog {
             lookup.cnames = message.cnames;
             lookup.cnames.shrink_to_fit();
         }
-        if message.addresses.is_empty() {
-            return;
-        }
         // A long capture asks the same few names again and again: one copy of
-        // each, which is also one allocation fewer to make and to free.
-        let name = self.names.share(name);
+        // each, which is also one allocation fewer to make and to free. Taken
+        // only for an answer the map keeps.
+        let mut shared: Option<Arc<str>> = None;
         for &address in &message.addresses {
             if !self.by_address.contains_key(&address) && self.by_address.len() >= MAX_ADDRESSES {
                 continue;
             }
+            let name = Arc::clone(shared.get_or_insert_with(|| self.names.share(std::mem::take(&mut name))));
             let names = self.by_address.entry(address).or_default();
             if names.len() >= MAX_NAMES_PER_ADDRESS {
                 names.remove(0);
             }
-            names.push(Resolution {
-                name: Arc::clone(&name),
-                ts,
-                frame,
-            });
+            names.push(Resolution { name, ts, frame });
         }
     }
 

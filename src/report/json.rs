@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::ser::Formatter;
 
-use super::model::CaptureReport;
+use super::model::{Attempt, CaptureReport, ConnectionSummary, DnsLookup};
 
 /// One report as a pretty-printed JSON object.
 pub fn write_one<W: Write>(out: &mut W, report: &CaptureReport) -> io::Result<()> {
@@ -15,91 +15,190 @@ pub fn write_one<W: Write>(out: &mut W, report: &CaptureReport) -> io::Result<()
 
 /// [`write_one`]'s bytes, with a second thread rendering half of the long
 /// lists (attempts, connections, DNS lookups: nearly all of a large report) in
-/// blocks that this thread writes in turn. Memory stays at a few blocks. The
-/// lists are set aside while the rest of the report is written around them,
-/// and put back.
+/// blocks that this thread writes in turn. The lists are set aside while the
+/// report is written, and written where their empty places open (see
+/// [`Splicing`]); then they are put back. Nothing is held but a few blocks.
 pub fn write_one_on_two_threads<W: Write>(out: &mut W, report: &mut CaptureReport) -> io::Result<()> {
     let attempts = std::mem::take(&mut report.attempts);
     let connections = std::mem::take(&mut report.connections);
     let dns = std::mem::take(&mut report.dns);
-    let mut outline = Vec::new();
-    let written = write_pretty(&mut outline, &*report);
+    let mut splicing = Splicing {
+        pretty: Pretty::default(),
+        in_key: false,
+        next: None,
+        attempts: &attempts,
+        connections: &connections,
+        dns: &dns,
+        spliced: 0,
+    };
+    let written = report.serialize(&mut serde_json::Serializer::with_formatter(&mut *out, &mut splicing));
+    let spliced = splicing.spliced;
     report.attempts = attempts;
     report.connections = connections;
     report.dns = dns;
     written?;
-    let mut rest = &outline[..];
-    write_list(out, &mut rest, "attempts", &report.attempts)?;
-    write_list(out, &mut rest, "connections", &report.connections)?;
-    write_list(out, &mut rest, "dns", &report.dns)?;
-    out.write_all(rest)?;
+    // Each list has its place in the report, so a renamed field cannot drop one unnoticed.
+    if spliced != LongList::ALL.len() {
+        return Err(io::Error::other("a long list of the report found no place in its JSON"));
+    }
     out.write_all(b"\n")
 }
 
-/// Writes `outline` up to the report's empty list `key`, then `items` in it,
-/// and moves `outline` past the list's opening bracket.
-fn write_list<W: Write, T: Serialize + Sync>(
-    out: &mut W,
-    outline: &mut &[u8],
-    key: &str,
-    items: &[T],
-) -> io::Result<()> {
-    // A key at the report's first level starts a line, which no string can (a
-    // newline in a value is escaped), so it is found only where it stands.
-    let empty = format!("\n  \"{key}\": []");
-    let at = memchr::memmem::find(outline, empty.as_bytes())
-        .ok_or_else(|| io::Error::other(format!("JSON outline without the {key} list")))?;
-    let (before, after) = outline.split_at(at + empty.len() - 1);
-    out.write_all(before)?;
-    *outline = after;
-    if items.is_empty() {
-        return Ok(());
-    }
-    write_elements(out, items)?;
-    // The closing bracket on its own line, as after any non-empty list.
-    Pretty {
-        depth: 1,
-        has_value: true,
-    }
-    .line(out, true)
+/// The report's lists that [`write_one_on_two_threads`] renders on two threads.
+#[derive(Clone, Copy)]
+enum LongList {
+    Attempts,
+    Connections,
+    Dns,
 }
+
+impl LongList {
+    const ALL: [LongList; 3] = [LongList::Attempts, LongList::Connections, LongList::Dns];
+
+    /// The list whose field name is `key`.
+    fn named(key: &str) -> Option<LongList> {
+        match key {
+            "attempts" => Some(LongList::Attempts),
+            "connections" => Some(LongList::Connections),
+            "dns" => Some(LongList::Dns),
+            _ => None,
+        }
+    }
+}
+
+/// [`Pretty`], for a report whose long lists were set aside: when one of their
+/// (empty) lists opens at the report's first level, its elements are written
+/// into it, so that it closes as a list with elements.
+struct Splicing<'a> {
+    pretty: Pretty,
+    /// Writing an object's key (its text is a key, not a value).
+    in_key: bool,
+    /// The long list whose key was just written at the first level.
+    next: Option<LongList>,
+    attempts: &'a [Attempt],
+    connections: &'a [ConnectionSummary],
+    dns: &'a [DnsLookup],
+    /// Lists written so far.
+    spliced: usize,
+}
+
+impl Formatter for &mut Splicing<'_> {
+    fn begin_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        let list = match self.pretty.depth {
+            REPORT_FIELDS => self.next.take(),
+            _ => None,
+        };
+        self.pretty.begin_array(out)?;
+        let Some(list) = list else { return Ok(()) };
+        self.spliced += 1;
+        let any = match list {
+            LongList::Attempts => write_elements(out, self.attempts)?,
+            LongList::Connections => write_elements(out, self.connections)?,
+            LongList::Dns => write_elements(out, self.dns)?,
+        };
+        // The list closes on its own line, as any list with elements.
+        self.pretty.has_value = any;
+        Ok(())
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.pretty.end_array(out)
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
+        self.pretty.begin_array_value(out, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.pretty.end_array_value(out)
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.pretty.begin_object(out)
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.pretty.end_object(out)
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
+        self.in_key = true;
+        self.pretty.begin_object_key(out, first)
+    }
+
+    fn end_object_key<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.in_key = false;
+        self.pretty.end_object_key(out)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.pretty.begin_object_value(out)
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.next = None;
+        self.pretty.end_object_value(out)
+    }
+
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, out: &mut W, fragment: &str) -> io::Result<()> {
+        if self.in_key && self.pretty.depth == REPORT_FIELDS {
+            self.next = LongList::named(fragment);
+        }
+        out.write_all(fragment.as_bytes())
+    }
+}
+
+/// The pretty printer's depth inside the report object, and inside its lists.
+const REPORT_FIELDS: usize = 1;
+const LIST_ELEMENTS: usize = 2;
 
 /// Elements rendered in one block: about 60 KB of attempts.
 const BLOCK: usize = 128;
 
-/// The elements of a first-level list, each on its own line as the pretty
-/// printer puts them: even blocks rendered here, odd ones on a second thread
-/// into buffers that go back to it once written.
-fn write_elements<W: Write, T: Serialize + Sync>(out: &mut W, items: &[T]) -> io::Result<()> {
+/// Writes the elements of a first-level list, each on its own line as the
+/// pretty printer puts them: even blocks rendered here, odd ones on a second
+/// thread into buffers that go back to it once written. Whether there were any.
+fn write_elements<W: ?Sized + Write, T: Serialize + Sync>(out: &mut W, items: &[T]) -> io::Result<bool> {
+    if items.len() <= BLOCK {
+        render(out, 0, items)?;
+        return Ok(!items.is_empty());
+    }
     let (rendered_tx, rendered) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(2);
     let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            for (i, block) in items.chunks(BLOCK).enumerate().skip(1).step_by(2) {
+            for (first, block) in blocks(items).skip(1).step_by(2) {
                 let mut buffer = recycled.try_recv().unwrap_or_default();
                 buffer.clear();
-                let done = render(&mut buffer, i * BLOCK, block).map(|()| buffer);
+                let done = render(&mut buffer, first, block).map(|()| buffer);
+                let failed = done.is_err();
                 // The writer stopped on an error: nothing more is wanted.
-                if rendered_tx.send(done).is_err() {
+                if rendered_tx.send(done).is_err() || failed {
                     return;
                 }
             }
         });
         // Takes the receiver: returning, even on an error, lets the renderer stop.
         write_in_turn(out, items, rendered, recycle)
-    })
+    })?;
+    Ok(true)
+}
+
+/// `items` in blocks, each with the position of its first element.
+fn blocks<T>(items: &[T]) -> impl Iterator<Item = (usize, &[T])> {
+    items.chunks(BLOCK).enumerate().map(|(i, block)| (i * BLOCK, block))
 }
 
 /// The writing side of [`write_elements`].
-fn write_in_turn<W: Write, T: Serialize>(
+fn write_in_turn<W: ?Sized + Write, T: Serialize>(
     out: &mut W,
     items: &[T],
     rendered: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
     recycle: std::sync::mpsc::Sender<Vec<u8>>,
 ) -> io::Result<()> {
-    for (i, block) in items.chunks(BLOCK).enumerate() {
+    for (i, (first, block)) in blocks(items).enumerate() {
         if i % 2 == 0 {
-            render(&mut *out, i * BLOCK, block)?;
+            render(out, first, block)?;
         } else {
             let buffer = rendered
                 .recv()
@@ -113,22 +212,13 @@ fn write_in_turn<W: Write, T: Serialize>(
 }
 
 /// `block`, the elements from position `first` of a first-level list.
-fn render<W: Write, T: Serialize>(out: &mut W, first: usize, block: &[T]) -> io::Result<()> {
-    const DEPTH: usize = 2;
+fn render<W: ?Sized + Write, T: Serialize>(out: &mut W, first: usize, block: &[T]) -> io::Result<()> {
     for (i, item) in block.iter().enumerate() {
-        Pretty {
-            depth: DEPTH,
-            has_value: false,
-        }
-        .line(&mut *out, first + i == 0)?;
-        let mut ser = serde_json::Serializer::with_formatter(
+        Pretty::at(LIST_ELEMENTS).line(out, first + i == 0)?;
+        item.serialize(&mut serde_json::Serializer::with_formatter(
             &mut *out,
-            Pretty {
-                depth: DEPTH,
-                has_value: false,
-            },
-        );
-        item.serialize(&mut ser)?;
+            Pretty::at(LIST_ELEMENTS),
+        ))?;
     }
     Ok(())
 }
@@ -165,6 +255,14 @@ struct Pretty {
 }
 
 impl Pretty {
+    /// A printer whose output goes inside something already open at `depth`.
+    fn at(depth: usize) -> Self {
+        Pretty {
+            depth,
+            has_value: false,
+        }
+    }
+
     /// A line break (after a comma unless `first`) indented to the current depth.
     fn line<W: ?Sized + Write>(&self, out: &mut W, first: bool) -> io::Result<()> {
         let start = usize::from(first);
