@@ -21,6 +21,64 @@ const SERVICEBUS_DIRECT_PORTS: [u16; 7] = [9350, 9351, 9352, 9353, 9354, 5671, 5
 /// At most this many frame numbers are listed per finding.
 const MAX_FRAMES: usize = 50;
 
+/// The findings of a capture, most severe first: at most `room` of them kept,
+/// every one counted.
+pub(super) struct Judged {
+    /// In the report's order: most severe first, then what matters most to the
+    /// connector, then by the time of the first evidence; judging order on ties.
+    pub kept: Vec<Finding>,
+    room: usize,
+    /// Findings judged, kept or not.
+    pub total: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl Judged {
+    /// Keeps the first `room` findings in the report's order (at least one, so
+    /// the most severe is always known).
+    fn new(room: usize) -> Self {
+        Judged {
+            kept: Vec::new(),
+            room: room.max(1),
+            total: 0,
+            errors: 0,
+            warnings: 0,
+        }
+    }
+
+    /// Sorts and cuts the kept findings to `room` whenever they reach twice
+    /// that. A stable sort keeps judging order on ties, so the findings kept in
+    /// the end are the ones a sort of all of them would put first.
+    fn push(&mut self, finding: Finding) {
+        self.total += 1;
+        match finding.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+            Severity::Info => {}
+        }
+        self.kept.push(finding);
+        if self.kept.len() >= self.room.saturating_mul(2) {
+            self.trim();
+        }
+    }
+
+    fn trim(&mut self) {
+        self.kept
+            .sort_by_key(|f| (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX)));
+        self.kept.truncate(self.room);
+    }
+}
+
+impl Extend<Finding> for Judged {
+    fn extend<I: IntoIterator<Item = Finding>>(&mut self, findings: I) {
+        findings.into_iter().for_each(|f| self.push(f));
+    }
+}
+
+/// Every finding of the capture, judged on all attempts. A scan of many
+/// destinations gives one finding each, and only `--max-findings` are listed:
+/// the rest are counted as they come instead of kept.
 pub(super) fn findings(
     capture: &CaptureFacts,
     pass: &PacketPass,
@@ -28,8 +86,8 @@ pub(super) fn findings(
     endpoints: &[EndpointCoverage],
     one_sided: bool,
     opts: &Options,
-) -> Vec<Finding> {
-    let mut out = Vec::new();
+) -> Judged {
+    let mut out = Judged::new(opts.listing.max_findings);
     let any_443_ok = attempts
         .iter()
         .any(|a| a.destination.port == Some(443) && a.outcome == Outcome::Ok);
@@ -49,8 +107,7 @@ pub(super) fn findings(
         one_sided,
         opts,
     ));
-    // Most severe first, then what matters most to the connector, then by the time of the first evidence.
-    out.sort_by_key(|f| (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX)));
+    out.trim();
     out
 }
 
@@ -496,4 +553,51 @@ pub(super) fn one_sided(conns: &[Connection]) -> bool {
         && conns
             .iter()
             .any(|c| c.bytes[0] > 0 || (c.syns.is_empty() && c.packets[0] > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(i: u32) -> Finding {
+        // Few distinct keys, so that many findings tie and judging order decides.
+        let severity = [Severity::Warning, Severity::Error, Severity::Info][(i * 7 % 3) as usize];
+        Finding {
+            severity,
+            code: "syn-unanswered",
+            title: format!("finding {i}"),
+            detail: String::new(),
+            remediation: String::new(),
+            attempts: vec![i],
+            frames: if i % 5 == 0 {
+                Vec::new()
+            } else {
+                vec![u64::from(i * 13 % 11)]
+            },
+            wireshark_filter: None,
+            unlisted_attempts: 0,
+            rank: (i % 2) as u8,
+        }
+    }
+
+    #[test]
+    fn judged_keeps_what_a_sort_of_all_would_list_first() {
+        let all: Vec<Finding> = (0..1000).map(finding).collect();
+        let mut sorted = all.clone();
+        sorted.sort_by_key(|f| (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX)));
+        for room in [0, 1, 2, 7, 200, 999, 1000, 5000] {
+            let mut judged = Judged::new(room);
+            judged.extend(all.iter().cloned());
+            judged.trim();
+            let titles = |fs: &[Finding]| fs.iter().map(|f| f.title.clone()).collect::<Vec<_>>();
+            let expected = &sorted[..room.max(1).min(sorted.len())];
+            assert_eq!(titles(&judged.kept), titles(expected), "room {room}");
+            assert_eq!(judged.total, 1000);
+            let count = |s: Severity| all.iter().filter(|f| f.severity == s).count();
+            assert_eq!(
+                (judged.errors, judged.warnings),
+                (count(Severity::Error), count(Severity::Warning))
+            );
+        }
+    }
 }

@@ -112,10 +112,10 @@ fn chosen(attempts: &[Attempt], groups: &[Vec<usize>], max: usize) -> Vec<bool> 
     keep
 }
 
-/// Lists at most `limits.max_listed` attempts and `limits.max_findings`
-/// findings; the rest is counted in `attempt_groups` and `limits_hit`.
-pub(super) fn apply(report: &mut CaptureReport, limits: ListLimits) {
-    let total_findings = report.findings.len();
+/// Lists at most `limits.max_listed` attempts and `limits.max_findings` of the
+/// `total_findings` findings; the rest is counted in `attempt_groups` and
+/// `limits_hit`.
+pub(super) fn apply(report: &mut CaptureReport, limits: ListLimits, total_findings: usize) {
     if total_findings > limits.max_findings {
         report.findings.truncate(limits.max_findings);
         report.capture.hit(LimitHit {
@@ -303,6 +303,7 @@ mod tests {
                 max_listed: 10,
                 max_findings: 200,
             },
+            0,
         );
         assert_eq!(r.attempts.len(), 10);
         for id in 1001..=1003 {
@@ -336,6 +337,7 @@ mod tests {
                 max_listed: 20,
                 max_findings: 200,
             },
+            0,
         );
         assert_eq!(r.attempts.len(), 20);
         assert_eq!(r.attempt_groups.len(), 30);
@@ -346,7 +348,7 @@ mod tests {
     fn within_the_limit_nothing_changes() {
         let attempts: Vec<Attempt> = (1..=5).map(|id| attempt(id, "203.0.113.9", Outcome::Ok)).collect();
         let mut r = report(attempts);
-        apply(&mut r, ListLimits::default());
+        apply(&mut r, ListLimits::default(), 0);
         assert_eq!(r.attempts.len(), 5);
         assert!(r.attempt_groups.is_empty() && r.capture.limits_hit.is_empty());
     }

@@ -150,8 +150,10 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
         listed,
     );
     let endpoints = coverage(&opts.table, &attempts);
-    let findings = findings::findings(&capture, &pass, &attempts, &endpoints, one_sided, opts);
-    let verdict = verdict(&attempts, &findings);
+    let judged = findings::findings(&capture, &pass, &attempts, &endpoints, one_sided, opts);
+    let verdict = verdict(&attempts, &judged);
+    let findings_total = judged.total;
+    let findings = judged.kept;
     let mut report = CaptureReport {
         schema: SCHEMA_VERSION,
         capdoc: env!("CARGO_PKG_VERSION").to_string(),
@@ -170,7 +172,7 @@ pub fn report(file: &str, mut pass: PacketPass, opts: &Options) -> CaptureReport
     };
     // What the report needed of the pass is in it now.
     drop(pass);
-    listing::apply(&mut report, opts.listing);
+    listing::apply(&mut report, opts.listing, findings_total);
     if let Some(key) = &opts.redact {
         crate::report::redact::redact(&mut report, &opts.table, key);
     }
@@ -430,10 +432,10 @@ fn coverage(table: &Table, attempts: &[Attempt]) -> Vec<EndpointCoverage> {
         .collect()
 }
 
-fn verdict(attempts: &[Attempt], findings: &[Finding]) -> Verdict {
-    let errors: Vec<&Finding> = findings.iter().filter(|f| f.severity == Severity::Error).collect();
-    if let Some(first) = errors.first() {
-        let more = errors.len() - 1;
+fn verdict(attempts: &[Attempt], findings: &findings::Judged) -> Verdict {
+    // Errors come first, so the first finding is the first error when there is one.
+    if let Some(first) = findings.kept.first().filter(|f| f.severity == Severity::Error) {
+        let more = findings.errors - 1;
         let summary = if more == 0 {
             first.title.clone()
         } else {
@@ -466,7 +468,7 @@ fn verdict(attempts: &[Attempt], findings: &[Finding]) -> Verdict {
             ),
         };
     }
-    let warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
+    let warnings = findings.warnings;
     let reached = attempts.iter().filter(|a| a.outcome.reached()).count();
     let mut summary = format!(
         "{} of {decided} connection attempts that could be judged got an answer{}.",
