@@ -36,7 +36,7 @@ pub(super) struct Judged {
 
 impl Judged {
     /// Keeps the first `room` findings in the report's order (at least one, so
-    /// the most severe is always known).
+    /// the most severe is always known; up to twice as many between trims).
     fn new(room: usize) -> Self {
         Judged {
             kept: Vec::new(),
@@ -585,7 +585,7 @@ mod tests {
         let all: Vec<Finding> = (0..1000).map(finding).collect();
         let mut sorted = all.clone();
         sorted.sort_by_key(|f| (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX)));
-        for room in [0, 1, 2, 7, 200, 999, 1000, 5000] {
+        for room in [0, 1, 2, 7, 200, 999, 1000, 5000, usize::MAX] {
             let mut judged = Judged::new(room);
             judged.extend(all.iter().cloned());
             judged.trim();
