@@ -252,14 +252,6 @@ enum PipelineChoice {
     Off,
 }
 
-fn pipeline(choice: PipelineChoice) -> Pipeline {
-    match choice {
-        PipelineChoice::Auto => Pipeline::Auto,
-        PipelineChoice::On => Pipeline::On,
-        PipelineChoice::Off => Pipeline::Off,
-    }
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 enum ColorChoice {
     Auto,
@@ -341,7 +333,11 @@ fn options(args: &AnalysisArgs) -> io::Result<Options> {
         detect_cloud: args.urls.is_none() && args.cloud.is_none(),
         ca_set,
         proxies: args.proxy.clone(),
-        pipeline: pipeline(args.pipeline),
+        pipeline: match args.pipeline {
+            PipelineChoice::Auto => Pipeline::Auto,
+            PipelineChoice::On => Pipeline::On,
+            PipelineChoice::Off => Pipeline::Off,
+        },
         window,
         limits: Limits {
             max_record: args.limits.max_record,
@@ -443,7 +439,7 @@ fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
             opts.redact.is_some(),
         )?),
         None => {
-            print_reports(&args, &mut reports)?;
+            print_reports(&args, &mut reports, opts.pipeline)?;
             None
         }
     };
@@ -473,7 +469,7 @@ fn run_analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
     Ok(ExitCode::from(summary.exit_code))
 }
 
-fn print_reports(args: &AnalyzeArgs, reports: &mut [CaptureReport]) -> io::Result<()> {
+fn print_reports(args: &AnalyzeArgs, reports: &mut [CaptureReport], pipeline: Pipeline) -> io::Result<()> {
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
     let style = text::Style {
@@ -492,7 +488,7 @@ fn print_reports(args: &AnalyzeArgs, reports: &mut [CaptureReport]) -> io::Resul
                 text::write_styled(&mut out, r, &style)?;
             }
         }
-        Format::Json if reports.len() == 1 && pipeline(args.analysis.pipeline).splits() => {
+        Format::Json if reports.len() == 1 && pipeline.splits() => {
             json::write_one_on_two_threads(&mut out, &mut reports[0])?
         }
         Format::Json if reports.len() == 1 => json::write_one(&mut out, &reports[0])?,

@@ -24,8 +24,7 @@ const MAX_FRAMES: usize = 50;
 /// The findings of a capture, most severe first: at most `room` of them kept,
 /// every one counted.
 pub(super) struct Judged {
-    /// In the report's order: most severe first, then what matters most to the
-    /// connector, then by the time of the first evidence; judging order on ties.
+    /// In [`report_order`], judging order on ties.
     pub kept: Vec<Finding>,
     room: usize,
     /// Findings judged, kept or not.
@@ -64,10 +63,15 @@ impl Judged {
     }
 
     fn trim(&mut self) {
-        self.kept
-            .sort_by_key(|f| (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX)));
+        self.kept.sort_by_key(report_order);
         self.kept.truncate(self.room);
     }
+}
+
+/// The report's order of findings: most severe first, then what matters most
+/// to the connector, then by the time of the first evidence.
+fn report_order(f: &Finding) -> (Severity, u8, u64) {
+    (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX))
 }
 
 impl Extend<Finding> for Judged {
@@ -584,7 +588,7 @@ mod tests {
     fn judged_keeps_what_a_sort_of_all_would_list_first() {
         let all: Vec<Finding> = (0..1000).map(finding).collect();
         let mut sorted = all.clone();
-        sorted.sort_by_key(|f| (f.severity, f.rank, f.frames.first().copied().unwrap_or(u64::MAX)));
+        sorted.sort_by_key(report_order);
         for room in [0, 1, 2, 7, 200, 999, 1000, 5000, usize::MAX] {
             let mut judged = Judged::new(room);
             judged.extend(all.iter().cloned());
